@@ -1,0 +1,36 @@
+"""Handles returned by ``register_*hook``: ``handle.remove()`` takes the hook out again."""
+import itertools
+import weakref
+
+__all__ = ['RemovableHandle']
+
+
+class RemovableHandle:
+    """Removes one hook from the dict(s) it was registered in; usable as a context manager."""
+    _next_id = itertools.count()
+
+    def __init__(self, hooks_dict, *, extra_dict=None):
+        self.hooks_dict_ref = weakref.ref(hooks_dict)
+        self.id = next(RemovableHandle._next_id)
+        if extra_dict is None:
+            extra = ()
+        elif isinstance(extra_dict, dict):
+            extra = (extra_dict,)
+        else:
+            extra = tuple(extra_dict)
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in extra)
+
+    def remove(self):
+        d = self.hooks_dict_ref()
+        if d is not None and self.id in d:
+            del d[self.id]
+        for ref in self.extra_dict_ref:
+            d = ref()
+            if d is not None and self.id in d:
+                del d[self.id]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
