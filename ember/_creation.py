@@ -156,7 +156,9 @@ def from_dlpack(ext_tensor):
     raise RuntimeError(f'from_dlpack: unsupported device type {dev_type}')
 
 
-def _fill(size, value, dtype, device, requires_grad, default):
+def _fill(size, value, dtype, device, requires_grad, default, name='zeros'):
+    if not size:
+        raise TypeError(f"{name}() missing 1 required positional argument: 'size'")
     size = _size_args(size)
     nd = _dtype.to_np(dtype) if dtype is not None else default
     xp = xp_for(device)
@@ -179,12 +181,14 @@ def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=F
 
 def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
          pin_memory=False):
-    return _out(out, _fill(size, 1, dtype, device, requires_grad, _dtype.default_float_np()))
+    return _out(out, _fill(size, 1, dtype, device, requires_grad, _dtype.default_float_np(),
+                           'ones'))
 
 
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
           pin_memory=False, memory_format=None):
-    return _out(out, _fill(size, None, dtype, device, requires_grad, _dtype.default_float_np()))
+    return _out(out, _fill(size, None, dtype, device, requires_grad, _dtype.default_float_np(),
+                           'empty'))
 
 
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False,
@@ -207,8 +211,8 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
     """A tensor of ``size`` filled with ``fill_value`` (int -> int64, bool -> bool)."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    return _out(out, _fill((size,) if not isinstance(size, (int, np.integer)) else (size,),
-                           fill_value, dtype, device, requires_grad, _scalar_dtype(fill_value)))
+    return _out(out, _fill((size,), fill_value, dtype, device, requires_grad,
+                           _scalar_dtype(fill_value)))
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):

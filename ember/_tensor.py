@@ -230,7 +230,7 @@ class Tensor:
                     out = self.to(_dtype._NAMES[np_name])
                     return out.cuda() if cuda else out
             raise ValueError(f'invalid type: {dtype!r}')
-        if isinstance(dtype, type) and issubclass(dtype, Tensor) and hasattr(dtype, '_legacy_dtype'):
+        if isinstance(dtype, type) and hasattr(dtype, '_legacy_dtype'):
             return self.to(dtype._legacy_dtype)
         return self.to(dtype)
 
@@ -355,6 +355,17 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (as ``torch.Tensor.backward``)."""
+        a = self._data
+        if inputs is None and not create_graph and self._fn is not None:
+            if gradient is None and a.size == 1:
+                g = np.ones(a.shape, a.dtype) if a.__class__ is np.ndarray else _xp(a).ones(
+                    a.shape, a.dtype)
+                _execute([(self._fn, self._nr)], [g], bool(retain_graph))
+                return
+            if (gradient.__class__ is Tensor and gradient._data.shape == a.shape
+                    and gradient._data.dtype == a.dtype):
+                _execute([(self._fn, self._nr)], [gradient._data], bool(retain_graph))
+                return
         from .autograd import backward
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
@@ -710,3 +721,4 @@ def _rebuild_like(src, array):
 
 
 _function._bind_tensor(Tensor, _wrap)
+from .autograd.engine import execute as _execute  # noqa: E402  (needs Tensor bound first)

@@ -5,10 +5,22 @@ it, so visiting the reachable nodes by decreasing sequence number is a topologic
 node runs once, after every node that feeds it a gradient. The walk is a loop, not recursion,
 so 10,000-step chains are fine. Gradients are undone for broadcasting and cast to the input's
 dtype here, centrally, so ops' backward formulas stay short.
+
+Leaves appear in the graph as the Tensor objects themselves (edge targets); what reaches them
+is accumulated into ``.grad`` after all nodes ran (a fresh copy the first time, in place after).
 """
-from .function import Node, _FREED, raise_freed, check_versions
+from .function import Node, Op, _FREED, raise_freed, check_versions
 
 __all__ = ['execute', 'unbroadcast']
+
+_Tensor = None
+_wrap = None
+
+
+def _bind():
+    global _Tensor, _wrap
+    from .._tensor import Tensor, _wrap as w
+    _Tensor, _wrap = Tensor, w
 
 
 def unbroadcast(g, shape, node=None, index=0):
@@ -40,20 +52,18 @@ def _collect(roots):
     """All nodes reachable from the root edges, sorted for the walk (latest first)."""
     seen = set()
     stack = [t for t, _ in roots if isinstance(t, Node)]
-    nodes = []
+    add = seen.add
     while stack:
         n = stack.pop()
         if n in seen:
             continue
-        seen.add(n)
-        nodes.append(n)
+        add(n)
         for e in n.next_edges:
             if e is not None:
                 t = e[0]
-                if isinstance(t, Node) and t not in seen:
+                if t.__class__ is not _Tensor and t not in seen and isinstance(t, Node):
                     stack.append(t)
-    nodes.sort(key=_seq_of, reverse=True)
-    return nodes
+    return sorted(seen, key=_seq_of, reverse=True)
 
 
 def _seq_of(n):
@@ -71,26 +81,48 @@ def _needed(nodes, capture):
     return need
 
 
-def _add(buf, key, nr, g, n_out):
-    """Accumulate gradient ``g`` for output ``nr`` of ``key`` into the buffer."""
-    if n_out == 1:
-        old = buf.get(key)
-        buf[key] = g if old is None else old + g
-    else:
-        slot = buf.get(key)
-        if slot is None:
-            slot = buf[key] = [None] * n_out
-        old = slot[nr]
-        slot[nr] = g if old is None else old + g
+def _add_multi(buf, key, nr, g, n_out):
+    slot = buf.get(key)
+    if slot is None:
+        slot = buf[key] = [None] * n_out
+    old = slot[nr]
+    slot[nr] = g if old is None else old + g
 
 
 def _run_tensor_hooks(hooks, g):
-    from .._tensor import _wrap
     for h in list(hooks):
         r = h(_wrap(g))
         if r is not None:
             g = r._data
     return g
+
+
+def _prepare(node, g, capture):
+    """Gradients for ``node``'s outputs after tensor hooks, capture, materialization and
+    pre-hooks (the slow path: multi-output nodes, hooks, autograd.grad)."""
+    multi = node.n_outputs != 1
+    gs = g if multi else [g]
+    th = node._tensor_hooks
+    if th:
+        for nr, hooks in th.items():
+            if gs[nr] is not None:
+                gs[nr] = _run_tensor_hooks(hooks.values(), gs[nr])
+    if capture is not None:
+        for nr in range(len(gs)):
+            if gs[nr] is not None and (node, nr) in capture:
+                c = capture[(node, nr)]
+                capture[(node, nr)] = gs[nr] if c is None else c + gs[nr]
+    if multi and getattr(node, '_materialize', True):
+        from .._backend import xp_of
+        ref = next(x for x in gs if x is not None)
+        xp = xp_of(ref)
+        gs = [xp.zeros(*node.out_meta[i]) if x is None else x for i, x in enumerate(gs)]
+    if node._pre_hooks:
+        for h in list(node._pre_hooks.values()):
+            r = h(tuple(_wrap(x) if x is not None else None for x in gs))
+            if r is not None:
+                gs = [x._data if x is not None else None for x in r]
+    return gs
 
 
 def execute(roots, grads, retain_graph=False, capture=None, accumulate=True):
@@ -100,51 +132,49 @@ def execute(roots, grads, retain_graph=False, capture=None, accumulate=True):
     reach those places (``autograd.grad``). accumulate: True adds into every reached leaf's
     ``.grad``; False into none; a set of tensors (``backward(inputs=...)``) into those only.
     """
-    from .._tensor import Tensor, _wrap
+    if _Tensor is None:
+        _bind()
+    Tensor = _Tensor
     buf = {}
     for (t, nr), g in zip(roots, grads):
-        _add(buf, t, nr, g, t.n_outputs if isinstance(t, Node) else 1)
+        if isinstance(t, Node) and t.n_outputs != 1:
+            _add_multi(buf, t, nr, g, t.n_outputs)
+        else:
+            old = buf.get(t)
+            buf[t] = g if old is None else old + g
     nodes = _collect(roots)
     need = _needed(nodes, capture) if capture is not None and accumulate is False else None
+    pop = buf.pop
+    get = buf.get
     for node in nodes:
-        g = buf.pop(node, None)
+        g = pop(node, None)
         if g is None:
             continue
-        multi = node.n_outputs != 1
-        gs = g if multi else [g]
-        th = node._tensor_hooks
-        if th:
-            for nr, hooks in th.items():
-                if gs[nr] is not None:
-                    gs[nr] = _run_tensor_hooks(hooks.values(), gs[nr])
-        if capture is not None:
-            for nr in range(len(gs)):
-                if gs[nr] is not None and (node, nr) in capture:
-                    c = capture[(node, nr)]
-                    capture[(node, nr)] = gs[nr] if c is None else c + gs[nr]
+        if (node.n_outputs != 1 or capture is not None or node._tensor_hooks is not None
+                or node._pre_hooks is not None):
+            gs = _prepare(node, g, capture)
             if need is not None and node not in need:
                 continue
-        if multi:
-            materialize = getattr(node, '_materialize', True)
-            if materialize:
-                gs = [_zeros_like_meta(gs, i, node) if x is None else x for i, x in enumerate(gs)]
-        if node._pre_hooks:
-            for h in list(node._pre_hooks.values()):
-                r = h(tuple(_wrap(x) if x is not None else None for x in gs))
-                if r is not None:
-                    gs = [x._data if x is not None else None for x in r]
-        if node.saved is _FREED:
-            raise_freed()
-        if node.saved_versions:
-            check_versions(node)
-        grads_in = node.run_backward(gs)
-        if not retain_graph:
-            node.release()
+        else:
+            gs = None
+        saved = node.saved
+        if saved is not None:
+            if saved is _FREED:
+                raise_freed()
+            if node.saved_versions:
+                check_versions(node)
+        if gs is None and isinstance(node, Op):
+            r = node.backward(node, g)
+            if r.__class__ is not tuple:
+                r = (r,)
+        else:
+            r = node.run_backward(gs if gs is not None else [g])
+        if not retain_graph and saved is not None:
+            node.saved = _FREED
+            node.saved_versions = None
         if node._hooks:
-            for h in list(node._hooks.values()):
-                h(tuple(_wrap(x) if x is not None else None for x in grads_in),
-                  tuple(_wrap(x) if x is not None else None for x in gs))
-        for i, (e, gi) in enumerate(zip(node.next_edges, grads_in)):
+            _post_hooks(node, r, gs if gs is not None else [g])
+        for i, (e, gi) in enumerate(zip(node.next_edges, r)):
             if e is None or gi is None:
                 continue
             target, nr, shape, dt = e
@@ -152,40 +182,43 @@ def execute(roots, grads, retain_graph=False, capture=None, accumulate=True):
                 gi = unbroadcast(gi, shape, node, i)
             if gi.dtype != dt:
                 gi = gi.astype(dt)
-            if target.__class__ is Tensor or isinstance(target, Tensor):
-                old = buf.get(target)
+            if target.__class__ is Tensor or not isinstance(target, Node) or target.n_outputs == 1:
+                old = get(target)
                 buf[target] = gi if old is None else old + gi
             else:
-                _add(buf, target, nr, gi, target.n_outputs)
-    # what is left in the buffer is gradients for leaves
+                _add_multi(buf, target, nr, gi, target.n_outputs)
+    # what is left in the buffer are gradients for leaves
     for t, g in buf.items():
-        if not isinstance(t, Tensor):
-            continue
-        hooks = t._hooks
-        if hooks is not None and hooks.pre:
-            g = _run_tensor_hooks(hooks.pre.values(), g)
-        if capture is not None and t in capture:
-            c = capture[t]
-            capture[t] = g if c is None else c + g
-        if accumulate is not True and (not accumulate or t not in accumulate):
-            continue
-        old = t._grad
-        if old is None:
-            t._grad = _wrap(g.copy())
+        if isinstance(t, Tensor):
+            _accumulate_leaf(t, g, capture, accumulate)
+
+
+def _post_hooks(node, grads_in, grads_out):
+    gi = tuple(_wrap(x) if x is not None else None for x in grads_in)
+    go = tuple(_wrap(x) if x is not None else None for x in grads_out)
+    for h in list(node._hooks.values()):
+        h(gi, go)
+
+
+def _accumulate_leaf(t, g, capture, accumulate):
+    hooks = t._hooks
+    if hooks is not None and hooks.pre:
+        g = _run_tensor_hooks(hooks.pre.values(), g)
+    if capture is not None and t in capture:
+        c = capture[t]
+        capture[t] = g if c is None else c + g
+    if accumulate is not True and (not accumulate or t not in accumulate):
+        return
+    old = t._grad
+    if old is None:
+        t._grad = _wrap(g.copy())
+    else:
+        od = old._data
+        if od.shape == g.shape and od.dtype == g.dtype and od.flags.writeable:
+            od += g
+            old._bump()
         else:
-            od = old._data
-            if od.shape == g.shape and od.dtype == g.dtype:
-                od += g
-                old._bump()
-            else:
-                t._grad = _wrap(od + g)
-        if hooks is not None and hooks.post:
-            for h in list(hooks.post.values()):
-                h(t)
-
-
-def _zeros_like_meta(gs, i, node):
-    from .._backend import xp_of
-    ref = next(x for x in gs if x is not None)
-    shape, dt = node.out_meta[i]
-    return xp_of(ref).zeros(shape, dt)
+            t._grad = _wrap(od + g)
+    if hooks is not None and hooks.post:
+        for h in list(hooks.post.values()):
+            h(t)

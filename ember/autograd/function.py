@@ -150,10 +150,13 @@ def check_versions(node):
                     'anywhere later. Good luck!')
 
 
-def _record_versions(ctx, saved, tensors, outs):
+def _record_versions(ctx, saved, inputs, outs):
     """Remember the version of each saved array that is an input's or an output's data."""
     sv = []
-    for t in tensors:
+    Tensor = _Tensor
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            continue
         a = t._data
         for s in saved:
             if s is a:
@@ -189,7 +192,7 @@ class Op(Node):
         record = False
         arrays = []
         for a in args:
-            if isinstance(a, Tensor):
+            if a.__class__ is Tensor or isinstance(a, Tensor):
                 arrays.append(a._data)
                 if a._rg:
                     record = True
@@ -197,43 +200,67 @@ class Op(Node):
                 arrays.append(a)
         ctx = _new(cls)
         ctx.saved = None
-        if not (record and GRAD.enabled):
-            out = cls.forward(ctx, *arrays)
+        if not record or not GRAD.enabled:
+            try:
+                out = cls.forward(ctx, *arrays)
+            except ValueError as e:
+                _reraise_broadcast(e, arrays)
             if out.__class__ is tuple:
-                return tuple(_wrap(o) for o in out)
+                return tuple([_wrap(o) for o in out])
             return _wrap(out)
-        edges = []
-        needs = []
-        tensors = []
-        for a in args:
-            if isinstance(a, Tensor) and a._rg:
-                d = a._data
-                fn = a._fn
-                edges.append((a, 0, d.shape, d.dtype) if fn is None else (fn, a._nr, d.shape, d.dtype))
-                needs.append(True)
-                tensors.append(a)
-            else:
-                edges.append(None)
-                needs.append(False)
-                if isinstance(a, Tensor):
-                    tensors.append(a)
-        ctx.next_edges = tuple(edges)
-        ctx.needs_input_grad = tuple(needs)
-        out = cls.forward(ctx, *arrays)
+        edges = tuple([((a, 0, a._data.shape, a._data.dtype) if a._fn is None else
+                        (a._fn, a._nr, a._data.shape, a._data.dtype))
+                       if (a.__class__ is Tensor or isinstance(a, Tensor)) and a._rg else None
+                       for a in args])
+        ctx.next_edges = edges
+        ctx.needs_input_grad = tuple([e is not None for e in edges])
+        try:
+            out = cls.forward(ctx, *arrays)
+        except ValueError as e:
+            _reraise_broadcast(e, arrays)
         ctx.seq = next(_seq)
-        if out.__class__ is tuple:
-            outs = tuple(_wrap(o, True, ctx, i) if o.dtype.kind == 'f' else _wrap(o)
-                         for i, o in enumerate(out))
-            ctx.n_outputs = len(outs)
-            ctx.out_meta = tuple((o.shape, o.dtype) for o in out)
-        else:
-            outs = (_wrap(out, True, ctx, 0),)
         saved = ctx.saved
-        if saved is not None:
-            _record_versions(ctx, saved, tensors, outs)
-        else:
+        if out.__class__ is not tuple:
+            t = _wrap(out, True, ctx, 0)
+            if saved is None:
+                ctx.saved_versions = None
+            else:
+                _record_versions(ctx, saved, args, (t,))
+            return t
+        outs = tuple([_wrap(o, True, ctx, i) if o.dtype.kind == 'f' else _wrap(o)
+                      for i, o in enumerate(out)])
+        ctx.n_outputs = len(outs)
+        ctx.out_meta = tuple([(o.shape, o.dtype) for o in out])
+        if saved is None:
             ctx.saved_versions = None
-        return outs if out.__class__ is tuple else outs[0]
+        else:
+            _record_versions(ctx, saved, args, outs)
+        return outs
+
+
+def broadcast_error(shape_a, shape_b):
+    """PyTorch's RuntimeError for two shapes that do not broadcast (None if they do)."""
+    n = max(len(shape_a), len(shape_b))
+    for i in range(1, n + 1):
+        a = shape_a[-i] if i <= len(shape_a) else 1
+        b = shape_b[-i] if i <= len(shape_b) else 1
+        if a != b and a != 1 and b != 1:
+            return RuntimeError(f'The size of tensor a ({a}) must match the size of tensor b ({b}) '
+                                f'at non-singleton dimension {n - i}')
+    return None
+
+
+def _reraise_broadcast(err, arrays):
+    """Turn NumPy's broadcasting ValueError into PyTorch's RuntimeError."""
+    if 'broadcast' not in str(err):
+        raise err
+    shapes = [a.shape for a in arrays if hasattr(a, 'shape') and hasattr(a, 'dtype')]
+    for i in range(len(shapes)):
+        for j in range(i + 1, len(shapes)):
+            e = broadcast_error(shapes[i], shapes[j])
+            if e is not None:
+                raise e from None
+    raise err
 
 
 def once_differentiable(fn):

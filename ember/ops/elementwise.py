@@ -10,7 +10,7 @@ import numpy as np
 from .. import _dtype
 from .._backend import device_of, is_cuda_array
 from .._tensor import Tensor, _wrap
-from ..autograd.function import Op
+from ..autograd.function import Op, _reraise_broadcast
 from ..autograd.inplace import apply_inplace, write_into
 from ._registry import tensor_method
 
@@ -584,25 +584,36 @@ def positive(input):
     return input
 
 
+def _tensor_pair(name, input, other):
+    for pos, (arg, x) in enumerate((('input', input), ('other', other)), 1):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' (position {pos}) must be Tensor, not "
+                            f"{type(x).__name__}")
+
+
 @tensor_method
 def maximum(input, other, *, out=None):
     """Elementwise max of two tensors (NaN propagates); ties split the gradient."""
+    _tensor_pair('maximum', input, other)
     return _binary(Maximum, input, other, out)
 
 
 @tensor_method
 def minimum(input, other, *, out=None):
+    _tensor_pair('minimum', input, other)
     return _binary(Minimum, input, other, out)
 
 
 @tensor_method
 def fmax(input, other, *, out=None):
     """Elementwise max that ignores NaN."""
+    _tensor_pair('fmax', input, other)
     return _binary(Fmax, input, other, out)
 
 
 @tensor_method
 def fmin(input, other, *, out=None):
+    _tensor_pair('fmin', input, other)
     return _binary(Fmin, input, other, out)
 
 
@@ -676,13 +687,18 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
 
 
 # ---- comparisons and logic (no gradient) ----------------------------------------------------
-def _nograd_binary(ufunc):
+def _nograd_binary(ufunc, tensors_only=False):
     def f(input, other, *, out=None):
+        if tensors_only:
+            _tensor_pair(f.__name__, input, other)
         a, b = _operand(input, other), _operand(other, input)
         a = a._data if isinstance(a, Tensor) else a
         b = b._data if isinstance(b, Tensor) else b
         a, b = promote(a, b)
-        r = _wrap(ufunc(a, b))
+        try:
+            r = _wrap(ufunc(a, b))
+        except ValueError as e:
+            _reraise_broadcast(e, (a, b))
         return r if out is None else _store_out(out, r)
     return f
 
@@ -694,9 +710,9 @@ le = tensor_method('le', 'less_equal')(_nograd_binary(np.less_equal))
 gt = tensor_method('gt', 'greater')(_nograd_binary(np.greater))
 ge = tensor_method('ge', 'greater_equal')(_nograd_binary(np.greater_equal))
 not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
-logical_and = tensor_method('logical_and')(_nograd_binary(np.logical_and))
-logical_or = tensor_method('logical_or')(_nograd_binary(np.logical_or))
-logical_xor = tensor_method('logical_xor')(_nograd_binary(np.logical_xor))
+logical_and = tensor_method('logical_and')(_nograd_binary(np.logical_and, True))
+logical_or = tensor_method('logical_or')(_nograd_binary(np.logical_or, True))
+logical_xor = tensor_method('logical_xor')(_nograd_binary(np.logical_xor, True))
 for _f, _n in ((eq, 'eq'), (ne, 'ne'), (lt, 'lt'), (le, 'le'), (gt, 'gt'), (ge, 'ge'),
                (logical_and, 'logical_and'), (logical_or, 'logical_or'),
                (logical_xor, 'logical_xor')):
