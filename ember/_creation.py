@@ -31,9 +31,10 @@ def _finish(a, dtype, device, requires_grad):
     return t
 
 
-def _infer_python(data):
+def _infer_python(data, dtype=None):
     """NumPy array from nested Python data (lists, numbers, tensors), PyTorch's dtypes:
-    floats -> default dtype, ints -> int64, bools -> bool."""
+    floats -> default dtype (or the requested float dtype, without rounding twice),
+    ints -> int64, bools -> bool."""
     if isinstance(data, str) or (isinstance(data, (list, tuple)) and _has_str(data)):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
     conv = _tensors_to_arrays(data)
@@ -46,7 +47,9 @@ def _infer_python(data):
         _check_ragged(data)
         raise TypeError(f'Could not infer dtype of {type(data).__name__}')
     if a.dtype.kind == 'f' and a.dtype != np.float16 and not _has_array_leaf(conv):
-        a = a.astype(_dtype.default_float_np())
+        target = _dtype.to_np(dtype) if dtype is not None else None
+        a = a.astype(target if target is not None and target.kind == 'f'
+                     else _dtype.default_float_np())
     elif a.dtype.kind in 'iu' and not _has_array_leaf(conv):
         a = a.astype(np.int64)
     elif a.dtype.kind == 'c':
@@ -91,7 +94,7 @@ def _check_ragged(data, dim=0):
             _check_ragged(d, dim + 1)
 
 
-def _host_array(data):
+def _host_array(data, dtype=None):
     """(array, keeps_dtype): NumPy/CuPy arrays keep their dtype, Python data is inferred."""
     if isinstance(data, Tensor):
         return data._data, True
@@ -101,12 +104,12 @@ def _host_array(data):
         return data, True
     if isinstance(data, np.generic):
         return np.asarray(data), True
-    return _infer_python(data), False
+    return _infer_python(data, dtype), False
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor copying ``data`` (nested lists, numbers, NumPy arrays, tensors)."""
-    a, _ = _host_array(data)
+    a, _ = _host_array(data, dtype)
     if isinstance(data, Tensor) or a is data:
         a = a.copy()
     if dtype is None and a.dtype not in _dtype._FROM_NP:
@@ -119,7 +122,7 @@ def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         return data.to(device=device if device is not None else data.device,
                        dtype=dtype if dtype is not None else data.dtype)
-    a, _ = _host_array(data)
+    a, _ = _host_array(data, dtype)
     if dtype is None and a.dtype not in _dtype._FROM_NP:
         a = a.astype(_dtype.from_numpy_dtype(a.dtype).np)
     return _finish(a, dtype, device, False)

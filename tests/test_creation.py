@@ -134,3 +134,10 @@ def test_out_keyword():
     assert out.shape == (2, 2) and out.tolist() == [[0, 0], [0, 0]]
     ember.arange(3, out=out)
     assert out.tolist() == [0.0, 1.0, 2.0] and out.dtype is ember.float32
+
+
+def test_requested_float_dtype_is_not_rounded_twice():
+    assert_close(ember.tensor([1e100, 1e-4], dtype=ember.float64),
+                 torch.tensor([1e100, 1e-4], dtype=torch.float64))
+    assert repr(ember.tensor([1e-4, 1e-3], dtype=ember.float64)) == repr(
+        torch.tensor([1e-4, 1e-3], dtype=torch.float64)).replace('torch.', 'ember.')
