@@ -27,6 +27,7 @@ from ._creation import *  # noqa: F401,F403
 from ._random import *  # noqa: F401,F403
 from ._tensor_str import *  # noqa: F401,F403
 from . import cuda, linalg, special, random, return_types
+from . import nn
 
 # PyTorch computes silently with inf/nan; so does ember (NumPy would warn on every x/0).
 _np.seterr(divide='ignore', invalid='ignore', over='ignore', under='ignore')

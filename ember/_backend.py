@@ -29,11 +29,15 @@ def xp_of(a):
     """numpy for NumPy arrays, cupy for CuPy arrays."""
     if a.__class__ is np.ndarray:
         return np
-    return _cupy if _cupy is not None and isinstance(a, _cupy.ndarray) else np
+    return _cupy if is_cuda_array(a) else np
 
 
 def is_cuda_array(a):
-    return a.__class__ is not np.ndarray and _cupy is not None and isinstance(a, _cupy.ndarray)
+    """True for CuPy arrays (CuPy is imported the first time a non-NumPy array is seen)."""
+    if a.__class__ is np.ndarray:
+        return False
+    cp = _cupy if _cupy_checked else cupy()
+    return cp is not None and isinstance(a, cp.ndarray)
 
 
 class device:

@@ -347,3 +347,29 @@ def test_fill_zero_copy():
     assert x.tolist() == [[2, 2, 2], [2, 2, 2]]
     with pytest.raises(RuntimeError, match='fill_ only supports 0-dimension value tensor'):
         x.fill_(ember.tensor([1.0, 2.0]))
+
+
+# ---- property-based: broadcasting over random shapes ------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def broadcastable_pair(draw):
+    """Two shapes that broadcast together (size-1 and missing leading dims included)."""
+    ndim = draw(st.integers(0, 4))
+    full = draw(st.lists(st.integers(0, 4), min_size=ndim, max_size=ndim))
+    a = [1 if draw(st.booleans()) else s for s in full]
+    b = [1 if draw(st.booleans()) else s for s in full]
+    a = a[draw(st.integers(0, ndim)):]
+    b = b[draw(st.integers(0, ndim)):]
+    return tuple(a), tuple(b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes=broadcastable_pair(), op=st.sampled_from(['add', 'sub', 'mul', 'div', 'maximum']),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2 ** 16))
+def test_broadcasting_property(shapes, op, dtype, seed):
+    sa, sb = shapes
+    a = rand(*sa, dtype=dtype, seed=seed)
+    b = _safe('div', rand(*sb, dtype=dtype, seed=seed + 1))
+    check(lambda x, y: getattr(x, op)(y), None, a, b, seed=seed)

@@ -59,17 +59,19 @@ def promote(a, b):
     if ca is cb:
         if ca is not _float and ca is not _int and ca is not _bool and a.dtype == b.dtype:
             return a, b
-    elif ca is _ndarray:
-        k = a.dtype.kind
-        if cb is _float and k == 'f':
+    elif cb is _float:
+        if ca is not _int and ca is not _bool and a.dtype.kind == 'f':
             return a, b
-        if cb is _int and (k == 'f' or (a.dtype == np.int64 and _I64_MIN <= b <= _I64_MAX)):
+    elif cb is _int:
+        if ca is not _float and ca is not _bool and (a.dtype.kind == 'f' or (
+                a.dtype == np.int64 and _I64_MIN <= b <= _I64_MAX)):
             return a, b
-    elif cb is _ndarray:
-        k = b.dtype.kind
-        if ca is _float and k == 'f':
+    elif ca is _float:
+        if cb is not _bool and b.dtype.kind == 'f':
             return a, b
-        if ca is _int and (k == 'f' or (b.dtype == np.int64 and _I64_MIN <= a <= _I64_MAX)):
+    elif ca is _int:
+        if cb is not _bool and (b.dtype.kind == 'f' or (
+                b.dtype == np.int64 and _I64_MIN <= a <= _I64_MAX)):
             return a, b
     return _promote_slow(a, b)
 
