@@ -26,6 +26,7 @@ from ._backend import (device_of, is_cuda_array, to_device_array, canonical_devi
                        device as _device)
 from .autograd import function as _function
 from .autograd.grad_mode import GRAD
+from .autograd.views import refresh_view
 
 __all__ = ['Tensor', 'Size']
 
@@ -237,6 +238,8 @@ class Tensor:
     # ---- autograd attributes --------------------------------------------------------
     @property
     def requires_grad(self):
+        if self._view is not None:
+            refresh_view(self)
         return self._rg
 
     @requires_grad.setter
@@ -258,10 +261,14 @@ class Tensor:
 
     @property
     def grad_fn(self):
+        if self._view is not None:
+            refresh_view(self)
         return self._fn
 
     @property
     def is_leaf(self):
+        if self._view is not None:
+            refresh_view(self)
         return self._fn is None
 
     @property
@@ -356,6 +363,8 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (as ``torch.Tensor.backward``)."""
         a = self._data
+        if self._view is not None:
+            refresh_view(self)
         if inputs is None and not create_graph and self._fn is not None:
             if gradient is None and a.size == 1:
                 g = np.ones(a.shape, a.dtype) if a.__class__ is np.ndarray else _xp(a).ones(

@@ -710,8 +710,6 @@ def test_autograd_through_inplace_on_views(name, fn):
         assert_close(we.grad, wt.grad)
 
 
-@pytest.mark.xfail(reason='core autograd: a view made before its base is modified in place '
-                          'through another view keeps its old grad_fn (ember/autograd)')
 def test_view_of_modified_base_gradient():
     """A view taken before the base is modified in place still backpropagates."""
     a = rand(3, 4, dtype=np.float64, seed=33)

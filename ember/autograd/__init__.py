@@ -3,6 +3,7 @@ from .function import Function, InplaceFunction, once_differentiable, Node
 from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled)
 from .engine import execute
+from .views import refresh_view
 from .gradcheck import gradcheck, GradcheckError
 from . import function, grad_mode
 
@@ -36,6 +37,8 @@ def _roots_and_grads(outputs, grad_outputs):
     for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
         if not isinstance(t, Tensor):
             raise TypeError(f'element {i} of tensors is not a Tensor')
+        if t._view is not None:
+            refresh_view(t)
         if not t._rg:
             raise RuntimeError(f'element {i} of tensors does not require grad and does not have '
                                'a grad_fn')

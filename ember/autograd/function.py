@@ -194,6 +194,8 @@ class Op(Node):
         for a in args:
             if a.__class__ is Tensor or isinstance(a, Tensor):
                 arrays.append(a._data)
+                if a._view is not None:
+                    refresh_view(a)
                 if a._rg:
                     record = True
             else:
@@ -331,6 +333,9 @@ class Function(Node, metaclass=_FunctionMeta):
         Tensor = _Tensor
         ctx = cls()
         ctx.saved = None
+        for a in args:
+            if isinstance(a, Tensor) and a._view is not None:
+                refresh_view(a)
         record = GRAD.enabled and any(isinstance(a, Tensor) and a._rg for a in args)
         edges, needs = [], []
         for a in args:
@@ -418,6 +423,9 @@ class InplaceFunction(Function):
 _new = object.__new__
 _Tensor = None
 _wrap = None
+
+
+from .views import refresh_view  # noqa: E402  (views.py needs Node defined first)
 
 
 def _bind_tensor(tensor_cls, wrap):

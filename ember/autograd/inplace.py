@@ -9,31 +9,9 @@ view is re-derived from the new base.
 """
 from .function import Node, _FREED, _seq
 from .grad_mode import GRAD
+from .views import make_view, edge_of, refresh_view
 
-__all__ = ['make_view', 'apply_inplace', 'edge_of']
-
-
-def _compose(f, g):
-    return lambda a: g(f(a))
-
-
-def make_view(out, src, fn):
-    """Mark ``out`` as a view of ``src``: ``out._data`` is ``fn(src._data)``, sharing memory."""
-    v = src._view
-    out._view = (src, fn) if v is None else (v[0], _compose(v[1], fn))
-    vc = src._vc
-    if vc is None:
-        vc = src._vc = [0]
-    out._vc = vc
-    return out
-
-
-def edge_of(t):
-    """The graph edge a node keeps for input tensor ``t`` (None when it needs no gradient)."""
-    if not t._rg:
-        return None
-    d = t._data
-    return (t, 0, d.shape, d.dtype) if t._fn is None else (t._fn, t._nr, d.shape, d.dtype)
+__all__ = ['make_view', 'apply_inplace', 'edge_of', 'write_into']
 
 
 _NAMES = {'f': 'Float', 'd': 'Double', 'e': 'Half', 'q': 'Long', 'l': 'Long', 'i': 'Int',
@@ -103,6 +81,8 @@ def apply_inplace(self, compute, *args, **kwargs):
     """``self`` := ``compute(self, *args, **kwargs)``, in place, keeping autograd right."""
     from .._tensor import Tensor
     v = self._view
+    if v is not None:
+        refresh_view(self)
     record = GRAD.enabled and (self._rg or (v is not None and v[0]._rg) or any(
         isinstance(a, Tensor) and a._rg for a in args))
     if not record:
@@ -121,7 +101,7 @@ def apply_inplace(self, compute, *args, **kwargs):
     if v is None:
         self._fn, self._nr, self._rg = r._fn, r._nr, r._rg
         return self
-    base, view_fn = v
+    base, view_fn, _ = v
     node = CopySlices()
     node.next_edges = (edge_of(base), edge_of(r))
     node.saved = None
@@ -130,15 +110,9 @@ def apply_inplace(self, compute, *args, **kwargs):
     node.layout = None if base._data.flags.c_contiguous else base._data
     node.seq = next(_seq)
     base._fn, base._nr, base._rg = node, 0, True
-    vnode = AsStridedView()
-    vnode.next_edges = ((node, 0, base._data.shape, base._data.dtype),)
-    vnode.saved = None
-    vnode.saved_versions = None
-    vnode.view_fn = view_fn
-    vnode.base_shape = base._data.shape
-    vnode.layout = node.layout
-    vnode.seq = next(_seq)
-    self._fn, self._nr, self._rg = vnode, 0, True
+    # the view now reads its gradient off the new base graph (refresh_view builds that node)
+    self._view = (base, view_fn, -1)
+    refresh_view(self)
     return self
 
 
@@ -162,18 +136,3 @@ class CopySlices(Node):
         g_region = self.view_fn(g_base).copy()
         self.view_fn(g_base)[...] = 0
         return (g_base, g_region)
-
-
-class AsStridedView(Node):
-    """A view re-derived from its base after an in-place op on it."""
-    backward_name = 'AsStridedBackward0'
-
-    def run_backward(self, grads):
-        from .._backend import xp_of
-        g = grads[0]
-        if self.layout is None:
-            g_base = xp_of(g).zeros(self.base_shape, g.dtype)
-        else:
-            g_base = xp_of(g).zeros_like(self.layout)
-        self.view_fn(g_base)[...] = g
-        return (g_base,)
