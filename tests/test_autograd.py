@@ -12,7 +12,7 @@ from tests.helpers import E, T, assert_close, rand
 
 
 def test_backward_accumulates_and_zero_grad():
-    x = E(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    x = E(np.array([1.0, 2.0, 3.0], np.float32), requires_grad=True)
     (x * x).sum().backward()
     assert x.grad.tolist() == [2.0, 4.0, 6.0]
     (x * 3).sum().backward()
@@ -486,3 +486,22 @@ def test_graph_freed_after_backward_releases_saved_arrays():
     node = y.grad_fn
     y.sum().backward()
     assert node.saved is not None and not isinstance(node.saved[0], np.ndarray)
+
+
+def test_leaf_grads_never_alias_each_other():
+    """The engine hands fresh gradient arrays to .grad without copying, but never one that is
+    shared (e.g. AddBackward passes the same array to both inputs)."""
+    a, b = E(rand(3), True), E(rand(3), True)
+    (a + b).sum().backward()
+    a.grad.mul_(10)  # clip_grad-style in-place edit of one gradient
+    assert b.grad.tolist() == [1.0, 1.0, 1.0]
+    w, v = E(rand(2, 3), True), E(rand(3), True)
+    out = w * v
+    out.backward(ember.ones(2, 3))
+    w.grad.zero_()
+    assert np.allclose(v.grad.numpy(), w.detach().numpy().sum(0))
+    g = ember.ones(2, 3)
+    x = E(rand(2, 3), True)
+    (x * 1).backward(g)
+    x.grad.add_(1)
+    assert g.tolist() == [[1.0] * 3] * 2  # the user's seed gradient is untouched

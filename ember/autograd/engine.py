@@ -9,6 +9,10 @@ dtype here, centrally, so ops' backward formulas stay short.
 Leaves appear in the graph as the Tensor objects themselves (edge targets); what reaches them
 is accumulated into ``.grad`` after all nodes ran (a fresh copy the first time, in place after).
 """
+import sys
+
+import numpy as np
+
 from .function import Node, Op, _FREED, raise_freed, check_versions
 
 __all__ = ['execute', 'unbroadcast']
@@ -24,7 +28,8 @@ def _bind():
 
 
 def unbroadcast(g, shape, node=None, index=0):
-    """Sum ``g`` over the dimensions that broadcasting added, so that it has ``shape``."""
+    """Sum ``g`` over the dimensions that broadcasting added, so that it has ``shape``
+    (returning a fresh array, not a view, so the engine may hand it to ``.grad``)."""
     gs = g.shape
     if gs == shape:
         return g
@@ -43,9 +48,12 @@ def unbroadcast(g, shape, node=None, index=0):
         name = node.name() if node is not None else 'backward'
         raise RuntimeError(f'Function {name} returned an invalid gradient at index {index} - got '
                            f'{list(gs)} but expected shape compatible with {list(shape)}')
-    if axes:
-        g = g.sum(axis=tuple(axes))
-    return g.reshape(shape)
+    kept = tuple(a for a in axes if a >= lead)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    if kept:
+        g = g.sum(axis=tuple(a - lead for a in kept), keepdims=True)
+    return g
 
 
 def _collect(roots):
@@ -200,6 +208,28 @@ def _post_hooks(node, grads_in, grads_out):
         h(gi, go)
 
 
+def _refcount(g):
+    return sys.getrefcount(g)
+
+
+def _probe_leaf(t, g):
+    return _refcount(g)
+
+
+def _calibrate():
+    """References to a gradient array held only by the walk, counted the way
+    ``_accumulate_leaf`` counts them (the number depends on the Python version)."""
+    buf = {0: np.empty(1)}
+    for t, g in buf.items():
+        return _probe_leaf(t, g)
+
+
+def _private(g):
+    """True when nothing outside the engine holds ``g`` or shares its memory, so ``.grad`` can
+    take it without a copy."""
+    return g.base is None and _refcount(g) <= _PRIVATE_REFS
+
+
 def _accumulate_leaf(t, g, capture, accumulate):
     hooks = t._hooks
     if hooks is not None and hooks.pre:
@@ -211,7 +241,7 @@ def _accumulate_leaf(t, g, capture, accumulate):
         return
     old = t._grad
     if old is None:
-        t._grad = _wrap(g.copy())
+        t._grad = _wrap(g if hooks is None and capture is None and _private(g) else g.copy())
     else:
         od = old._data
         if od.shape == g.shape and od.dtype == g.dtype and od.flags.writeable:
@@ -222,3 +252,6 @@ def _accumulate_leaf(t, g, capture, accumulate):
     if hooks is not None and hooks.post:
         for h in list(hooks.post.values()):
             h(t)
+
+
+_PRIVATE_REFS = _calibrate()
