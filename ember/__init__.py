@@ -26,6 +26,7 @@ from .ops.linalg import *  # noqa: F401,F403
 from ._creation import *  # noqa: F401,F403
 from ._random import *  # noqa: F401,F403
 from ._tensor_str import *  # noqa: F401,F403
+from ._parallel import set_num_threads, get_num_threads
 from . import cuda, linalg, special, random, return_types
 from . import nn
 

@@ -36,6 +36,7 @@ from .._backend import xp_of
 from .._tensor import Tensor, _wrap, _dim, _NP_NAMES
 from ..autograd.function import Op
 from ..autograd.inplace import apply_inplace
+from .._parallel import parallel_ok, map_rows
 from .elementwise import maximum, minimum, _store_out
 from ._registry import tensor_method
 
@@ -1093,13 +1094,55 @@ def _shifted(a, axis):
     return a - m
 
 
+def _rowwise(a, axis):
+    """``a`` as a 2-D (rows, axis) view when a row-parallel kernel applies: a large
+    C-contiguous NumPy array reduced over its last axis."""
+    if axis != a.ndim - 1 or not parallel_ok(a):
+        return None
+    return a.reshape(-1, a.shape[-1])
+
+
+def _softmax_rows(x, out):
+    np.subtract(x, x.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out *= 1 / out.sum(axis=1, keepdims=True)
+
+
+def _softmax_grad_rows(g, y, out):
+    np.multiply(g, y, out=out)
+    s = out.sum(axis=1, keepdims=True)
+    np.subtract(g, s, out=out)
+    out *= y
+
+
+def _log_softmax_rows(x, out):
+    np.subtract(x, x.max(axis=1, keepdims=True), out=out)
+    s = np.exp(out).sum(axis=1, keepdims=True)
+    out -= np.log(s, out=s)
+
+
+def _log_softmax_grad_rows(g, y, out):
+    np.exp(y, out=out)
+    out *= g.sum(axis=1, keepdims=True)
+    np.subtract(g, out, out=out)
+
+
+def _rows_apply(kernel, shape_like, *arrays2d):
+    out = np.empty(shape_like.shape, shape_like.dtype)
+    map_rows(kernel, out.reshape(-1, shape_like.shape[-1]), *arrays2d)
+    return out
+
+
 class Softmax(Op):
     """exp(a) / sum(exp(a)) along ``axis``: y = exp(a - max), scaled in place.
-    Backward: y * (g - sum(g * y))."""
+    Backward: y * (g - sum(g * y)). Large last-axis softmaxes run row blocks in parallel."""
 
     @staticmethod
     def forward(ctx, a, axis):
-        if a.size == 0:
+        rows = _rowwise(a, axis)
+        if rows is not None:
+            y = _rows_apply(_softmax_rows, a, rows)
+        elif a.size == 0:
             y = a.copy()
         elif a.ndim == 0:
             y = a.copy()
@@ -1119,6 +1162,9 @@ class Softmax(Op):
         (y,) = ctx.saved
         if y.ndim == 0:
             return xp_of(g).zeros_like(g)
+        rows = _rowwise(y, ctx.axis)
+        if rows is not None and g.flags.c_contiguous:
+            return _rows_apply(_softmax_grad_rows, y, g.reshape(rows.shape), rows)
         gx = g * y
         s = _sum(gx, (ctx.axis,), True)
         xp_of(g).subtract(g, s, out=gx)
@@ -1132,7 +1178,10 @@ class LogSoftmax(Op):
     @staticmethod
     def forward(ctx, a, axis):
         xp = xp_of(a)
-        if a.size == 0:
+        rows = _rowwise(a, axis)
+        if rows is not None:
+            y = _rows_apply(_log_softmax_rows, a, rows)
+        elif a.size == 0:
             y = a.copy()
         elif a.ndim == 0:
             y = a.copy()
@@ -1152,6 +1201,9 @@ class LogSoftmax(Op):
         xp = xp_of(g)
         if y.ndim == 0:
             return xp.zeros_like(g)
+        rows = _rowwise(y, ctx.axis)
+        if rows is not None and g.flags.c_contiguous:
+            return _rows_apply(_log_softmax_grad_rows, y, g.reshape(rows.shape), rows)
         e = xp.exp(y)
         e *= _sum(g, (ctx.axis,), True)
         xp.subtract(g, e, out=e)

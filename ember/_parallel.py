@@ -1,0 +1,100 @@
+"""Intra-op parallelism for large elementwise work, as PyTorch does on the CPU.
+
+NumPy's ufunc loops release the GIL, so splitting one large contiguous array into a chunk per
+core and running the chunks on a small persistent thread pool uses every core. Arrays below
+``THRESHOLD`` elements (where dispatch costs more than it saves), non-contiguous arrays and
+CuPy arrays take the plain single call.
+
+``ember.set_num_threads(n)`` / ``ember.get_num_threads()`` control the pool, as in PyTorch.
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ['set_num_threads', 'get_num_threads']
+
+THRESHOLD = 1 << 18
+
+try:
+    _cores = len(os.sched_getaffinity(0))
+except AttributeError:
+    _cores = os.cpu_count() or 1
+_threads = [max(1, min(_cores, 16))]
+_pool = [None]
+
+
+def set_num_threads(n):
+    """Number of threads ember uses for large elementwise operations."""
+    n = int(n)
+    if n < 1:
+        raise ValueError('set_num_threads expects a positive integer')
+    if n != _threads[0] and _pool[0] is not None:
+        _pool[0].shutdown(wait=True)
+        _pool[0] = None
+    _threads[0] = n
+
+
+def get_num_threads():
+    return _threads[0]
+
+
+def _executor():
+    if _pool[0] is None:
+        _pool[0] = ThreadPoolExecutor(_threads[0], thread_name_prefix='ember')
+    return _pool[0]
+
+
+def _splits(n, parts):
+    step = -(-n // parts)
+    return [(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def map_chunks(fn, out, *arrays):
+    """Call ``fn(*chunks_of_arrays, out=chunk_of_out)`` over flat chunks of same-shape,
+    C-contiguous NumPy arrays, in parallel when they are large; returns ``out``."""
+    n = out.size
+    k = _threads[0]
+    if n < THRESHOLD or k == 1:
+        fn(*arrays, out=out)
+        return out
+    flat_out = out.reshape(-1)
+    flats = [a.reshape(-1) for a in arrays]
+    futures = [_executor().submit(fn, *[f[i:j] for f in flats], out=flat_out[i:j])
+               for i, j in _splits(n, k)]
+    for f in futures:
+        f.result()
+    return out
+
+
+def map_rows(fn, out, *arrays):
+    """Call ``fn(*row_blocks, out=row_block_of_out)`` over blocks of rows of same-shape 2-D
+    arrays, one block per thread (each block is independent: e.g. a row-wise softmax)."""
+    n = out.shape[0]
+    k = min(_threads[0], n)
+    if k <= 1:
+        fn(*arrays, out=out)
+        return out
+    futures = [_executor().submit(fn, *[a[i:j] for a in arrays], out=out[i:j])
+               for i, j in _splits(n, k)]
+    for f in futures:
+        f.result()
+    return out
+
+
+def parallel_ok(*arrays):
+    """True when these arrays can be split by ``map_chunks`` (large, C-contiguous NumPy, same
+    shape)."""
+    a = arrays[0]
+    if a.__class__ is not np.ndarray or a.size < THRESHOLD or _threads[0] == 1:
+        return False
+    return all(x.__class__ is np.ndarray and x.flags.c_contiguous and x.shape == a.shape
+               for x in arrays)
+
+
+def unary(ufunc, x, dtype=None):
+    """``ufunc(x)`` using all cores for large contiguous NumPy arrays."""
+    if not parallel_ok(x):
+        return ufunc(x) if dtype is None else ufunc(x, dtype=dtype)
+    out = np.empty(x.shape, dtype or ufunc(x.reshape(-1)[:1]).dtype)
+    return map_chunks(ufunc, out, x)
