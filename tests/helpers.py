@@ -39,7 +39,7 @@ def to_np(x):
     if isinstance(x, ember.Tensor):
         return x.detach().cpu().numpy()
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
+        return x.detach().cpu().numpy(force=True)
     return np.asarray(x)
 
 

@@ -470,11 +470,15 @@ class Addcdiv(Op):
 
 # ---- public functions ---------------------------------------------------------------------
 def _store_out(out, r):
-    """Write result ``r`` into the ``out=`` tensor (resizing it like PyTorch) and return it."""
-    if out._data.shape != r._data.shape:
-        out._data = r._data.astype(out._data.dtype, copy=True)
+    """Write result ``r`` into the ``out=`` tensor (resizing it like PyTorch) and return it;
+    a float result into an integer ``out`` raises PyTorch's cast error."""
+    rd = r._data
+    if out._data.shape != rd.shape:
+        if rd.dtype.kind == 'f' and out._data.dtype.kind != 'f':
+            write_into(out, rd)  # raises "result type Float can't be cast ..."
+        out._data = rd.astype(out._data.dtype, copy=True)
     else:
-        write_into(out, r._data.astype(out._data.dtype, copy=False))
+        write_into(out, rd)
     out._bump()
     return out
 
