@@ -1,6 +1,24 @@
 """Layer classes, one family per file."""
 from .module import Module, register_module_forward_pre_hook, register_module_forward_hook
 from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict
+from .activation import *  # noqa: F401,F403
+from .linear import *  # noqa: F401,F403
+from .sparse import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .flatten import *  # noqa: F401,F403
+from .batchnorm import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .instancenorm import *  # noqa: F401,F403
+from .switchnorm import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
 
-__all__ = ['Module', 'Sequential', 'ModuleList', 'ModuleDict', 'ParameterList', 'ParameterDict',
-           'register_module_forward_pre_hook', 'register_module_forward_hook']
+from . import (activation, linear, sparse, dropout, flatten, batchnorm, normalization,  # noqa: E402
+               instancenorm, switchnorm, loss, padding, distance)
+
+__all__ = (['Module', 'Sequential', 'ModuleList', 'ModuleDict', 'ParameterList', 'ParameterDict',
+            'register_module_forward_pre_hook', 'register_module_forward_hook']
+           + [n for m in (activation, linear, sparse, dropout, flatten, batchnorm, normalization,
+                          instancenorm, switchnorm, loss, padding, distance)
+              for n in getattr(m, '__all__', [])])
