@@ -391,6 +391,7 @@ class Tensor:
             node = self._fn
             if node._tensor_hooks is None:
                 node._tensor_hooks = {}
+            node._fast = False
             d = node._tensor_hooks.setdefault(self._nr, _HookList())
         h = RemovableHandle(d)
         d[h.id] = hook
@@ -417,6 +418,7 @@ class Tensor:
         node = self._fn
         if node._tensor_hooks is None:
             node._tensor_hooks = {}
+        node._fast = False
         hooks = node._tensor_hooks.setdefault(self._nr, _HookList())
         hooks.retain = _RetainGrad(self)
 

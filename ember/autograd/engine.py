@@ -158,30 +158,43 @@ def execute(roots, grads, retain_graph=False, capture=None, accumulate=True):
         g = pop(node, None)
         if g is None:
             continue
-        if (node.n_outputs != 1 or capture is not None or node._tensor_hooks is not None
-                or node._pre_hooks is not None):
-            gs = _prepare(node, g, capture)
-            if need is not None and node not in need:
-                continue
-        else:
-            gs = None
-        saved = node.saved
-        if saved is not None:
-            if saved is _FREED:
-                raise_freed()
-            if node.saved_versions:
-                check_versions(node)
-        if gs is None and isinstance(node, Op):
-            r = node.backward(node, g)
+        if node._fast and capture is None:
+            # an Op without hooks: one gradient in, raw backward, no wrapping
+            saved = node.saved
+            if saved is not None:
+                if saved is _FREED:
+                    raise_freed()
+                sv = node.saved_versions
+                if sv:
+                    for vc, v, _ in sv:
+                        if vc[0] != v:
+                            check_versions(node)
+                if not retain_graph:
+                    r = node.backward(node, g)
+                    node.saved = _FREED
+                    node.saved_versions = None
+                else:
+                    r = node.backward(node, g)
+            else:
+                r = node.backward(node, g)
             if r.__class__ is not tuple:
                 r = (r,)
         else:
-            r = node.run_backward(gs if gs is not None else [g])
-        if not retain_graph and saved is not None:
-            node.saved = _FREED
-            node.saved_versions = None
-        if node._hooks:
-            _post_hooks(node, r, gs if gs is not None else [g])
+            gs = _prepare(node, g, capture)
+            if need is not None and node not in need:
+                continue
+            saved = node.saved
+            if saved is not None:
+                if saved is _FREED:
+                    raise_freed()
+                if node.saved_versions:
+                    check_versions(node)
+            r = node.run_backward(gs)
+            if not retain_graph and saved is not None:
+                node.saved = _FREED
+                node.saved_versions = None
+            if node._hooks:
+                _post_hooks(node, r, gs)
         for i, (e, gi) in enumerate(zip(node.next_edges, r)):
             if e is None or gi is None:
                 continue
@@ -195,10 +208,13 @@ def execute(roots, grads, retain_graph=False, capture=None, accumulate=True):
                 buf[target] = gi if old is None else old + gi
             else:
                 _add_multi(buf, target, nr, gi, target.n_outputs)
-    # what is left in the buffer are gradients for leaves
-    for t, g in buf.items():
-        if isinstance(t, Tensor):
-            _accumulate_leaf(t, g, capture, accumulate)
+    # what is left in the buffer are gradients for leaves; the walk's own references to them
+    # are dropped first so that _accumulate_leaf can tell private arrays from shared ones
+    leaves = [(t, g) for t, g in buf.items() if isinstance(t, Tensor)]
+    buf = g = gi = r = old = None
+    while leaves:
+        t, g = leaves.pop()
+        _accumulate_leaf(t, g, capture, accumulate)
 
 
 def _post_hooks(node, grads_in, grads_out):
@@ -208,29 +224,22 @@ def _post_hooks(node, grads_in, grads_out):
         h(gi, go)
 
 
-def _refcount(g):
-    return sys.getrefcount(g)
-
-
-def _probe_leaf(t, g):
-    return _refcount(g)
-
-
 def _calibrate():
-    """References to a gradient array held only by the walk, counted the way
-    ``_accumulate_leaf`` counts them (the number depends on the Python version)."""
-    buf = {0: np.empty(1)}
-    for t, g in buf.items():
-        return _probe_leaf(t, g)
+    """How many references ``_accumulate_leaf`` sees to a gradient array that only the walk
+    holds, measured through the same call shape as ``execute`` (it varies across Pythons)."""
+    leaves = [(None, np.empty(1))]
+    probe = []
+    while leaves:
+        t, g = leaves.pop()
+        _accumulate_leaf(t, g, None, True, probe)
+    return probe[0]
 
 
-def _private(g):
-    """True when nothing outside the engine holds ``g`` or shares its memory, so ``.grad`` can
-    take it without a copy."""
-    return g.base is None and _refcount(g) <= _PRIVATE_REFS
-
-
-def _accumulate_leaf(t, g, capture, accumulate):
+def _accumulate_leaf(t, g, capture, accumulate, probe=None):
+    refs = sys.getrefcount(g)
+    if probe is not None:
+        probe.append(refs)
+        return
     hooks = t._hooks
     if hooks is not None and hooks.pre:
         g = _run_tensor_hooks(hooks.pre.values(), g)
@@ -241,7 +250,8 @@ def _accumulate_leaf(t, g, capture, accumulate):
         return
     old = t._grad
     if old is None:
-        t._grad = _wrap(g if hooks is None and capture is None and _private(g) else g.copy())
+        private = hooks is None and capture is None and g.base is None and refs <= _PRIVATE_REFS
+        t._grad = _wrap(g if private else g.copy())
     else:
         od = old._data
         if od.shape == g.shape and od.dtype == g.dtype and od.flags.writeable:

@@ -35,6 +35,7 @@ class Node:
     _pre_hooks = None         # pre hooks: hook(grad_outputs) -> grad_outputs or None
     needs_input_grad = ()
     backward_name = None
+    _fast = False             # the engine's short path: an Op with one output and no hooks
 
     def name(self):
         return self.backward_name or type(self).__name__ + 'Backward0'
@@ -67,6 +68,7 @@ class Node:
         from ..utils.hooks import RemovableHandle
         if self._hooks is None:
             self._hooks = OrderedDict()
+        self._fast = False
         h = RemovableHandle(self._hooks)
         self._hooks[h.id] = fn
         return h
@@ -76,6 +78,7 @@ class Node:
         from ..utils.hooks import RemovableHandle
         if self._pre_hooks is None:
             self._pre_hooks = OrderedDict()
+        self._fast = False
         h = RemovableHandle(self._pre_hooks)
         self._pre_hooks[h.id] = fn
         return h
@@ -185,6 +188,7 @@ class Op(Node):
     may be omitted; None where no gradient flows).
     """
     __slots__ = ()
+    _fast = True
 
     @classmethod
     def apply(cls, *args):
@@ -233,6 +237,7 @@ class Op(Node):
                       for i, o in enumerate(out)])
         ctx.n_outputs = len(outs)
         ctx.out_meta = tuple([(o.shape, o.dtype) for o in out])
+        ctx._fast = False
         if saved is None:
             ctx.saved_versions = None
         else:

@@ -12,6 +12,7 @@ from .._backend import device_of, is_cuda_array
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Op, _reraise_broadcast
 from ..autograd.inplace import apply_inplace, write_into
+from ..autograd.grad_mode import GRAD
 from ._registry import tensor_method
 
 __all__ = ['add', 'sub', 'subtract', 'mul', 'multiply', 'div', 'divide', 'true_divide',
@@ -864,6 +865,71 @@ for _fn, _names in ((add, ('add_',)), (sub, ('sub_', 'subtract_')), (mul, ('mul_
     for _n in _names:
         _inplace(_fn, _n)
 
+
+
+def _direct(self, other):
+    """The operand array for writing ``self <op>= other`` straight into self's memory, or None
+    when the general path is needed (graph to record, dtype change, other device...)."""
+    if GRAD.enabled and (self._rg or (self._view is not None and self._view[0]._rg)):
+        return None
+    c = other.__class__
+    a = self._data
+    if c is Tensor:
+        if GRAD.enabled and other._rg:
+            return None
+        o = other._data
+        if o.__class__ is not a.__class__ or o.dtype != a.dtype or o.ndim > a.ndim:
+            return None
+        return o
+    if (c is _float and a.dtype.kind == 'f') or (c is _int and (a.dtype.kind == 'f' or a.dtype == np.int64)):
+        return other
+    return None
+
+
+def _fast_inplace(ufunc, slow, with_alpha):
+    """In-place arithmetic that writes with ``ufunc(..., out=self)`` when nothing needs a graph
+    (optimizer-style updates under no_grad), and takes the general path otherwise."""
+    if with_alpha:
+        def f(self, other, *, alpha=1):
+            o = _direct(self, other)
+            if o is not None and self._data.flags.writeable:
+                try:
+                    ufunc(self._data, o if alpha == 1 else o * alpha, out=self._data)
+                except ValueError:
+                    return slow(self, other, alpha=alpha)
+                self._bump()
+                return self
+            return slow(self, other, alpha=alpha)
+    else:
+        def f(self, other):
+            o = _direct(self, other)
+            if o is not None and self._data.flags.writeable:
+                try:
+                    ufunc(self._data, o, out=self._data)
+                except (ValueError, TypeError):
+                    return slow(self, other)
+                self._bump()
+                return self
+            return slow(self, other)
+    f.__name__ = f.__qualname__ = slow.__name__
+    return f
+
+
+Tensor.add_ = _fast_inplace(np.add, Tensor.add_, True)
+Tensor.sub_ = Tensor.subtract_ = _fast_inplace(np.subtract, Tensor.sub_, True)
+Tensor.mul_ = Tensor.multiply_ = _fast_inplace(np.multiply, Tensor.mul_, False)
+_div_slow = Tensor.div_
+
+
+def _div_(self, other, *, rounding_mode=None):
+    if rounding_mode is None and self._data.dtype.kind == 'f':
+        return _div_fast(self, other)
+    return _div_slow(self, other, rounding_mode=rounding_mode)
+
+
+_div_fast = _fast_inplace(np.true_divide, _div_slow, False)
+_div_.__name__ = 'div_'
+Tensor.div_ = Tensor.divide_ = Tensor.true_divide_ = _div_
 Tensor.__iadd__ = Tensor.add_
 Tensor.__isub__ = Tensor.sub_
 Tensor.__imul__ = Tensor.mul_
