@@ -155,29 +155,26 @@ def check_versions(node):
 
 def _record_versions(ctx, saved, inputs, outs):
     """Remember the version of each saved array that is an input's or an output's data."""
-    sv = []
+    sv = None
     Tensor = _Tensor
-    for t in inputs:
-        if not isinstance(t, Tensor):
-            continue
-        a = t._data
-        for s in saved:
-            if s is a:
-                vc = t._vc
-                if vc is None:
-                    vc = t._vc = [0]
-                sv.append((vc, vc[0], a))
+    for s in saved:
+        for t in inputs:
+            if (t.__class__ is Tensor or isinstance(t, Tensor)) and t._data is s:
                 break
-    for o in outs:
-        a = o._data
-        for s in saved:
-            if s is a:
-                vc = o._vc
-                if vc is None:
-                    vc = o._vc = [0]
-                sv.append((vc, vc[0], a))
-                break
-    ctx.saved_versions = sv or None
+        else:
+            for t in outs:
+                if t.__class__ is Tensor and t._data is s:
+                    break
+            else:
+                continue
+        vc = t._vc
+        if vc is None:
+            vc = t._vc = [0]
+        if sv is None:
+            sv = [(vc, vc[0], s)]
+        else:
+            sv.append((vc, vc[0], s))
+    ctx.saved_versions = sv
 
 
 class Op(Node):
@@ -190,23 +187,42 @@ class Op(Node):
     __slots__ = ()
     _fast = True
 
+    @property
+    def needs_input_grad(self):
+        """One bool per forward argument: does it need a gradient?"""
+        try:
+            return tuple([e is not None for e in self.next_edges])
+        except AttributeError:   # forward running without a graph
+            return _NO_GRADS
+
     @classmethod
     def apply(cls, *args):
         Tensor = _Tensor
-        record = False
-        arrays = []
-        for a in args:
-            if a.__class__ is Tensor or isinstance(a, Tensor):
-                arrays.append(a._data)
-                if a._view is not None:
-                    refresh_view(a)
-                if a._rg:
-                    record = True
-            else:
-                arrays.append(a)
         ctx = _new(cls)
         ctx.saved = None
-        if not record or not GRAD.enabled:
+        arrays = []
+        edges = []
+        record = False
+        if GRAD.enabled:
+            for a in args:
+                if a.__class__ is Tensor or isinstance(a, Tensor):
+                    if a._view is not None:
+                        refresh_view(a)
+                    d = a._data
+                    arrays.append(d)
+                    if a._rg:
+                        record = True
+                        fn = a._fn
+                        edges.append((a, 0, d.shape, d.dtype) if fn is None else
+                                     (fn, a._nr, d.shape, d.dtype))
+                        continue
+                else:
+                    arrays.append(a)
+                edges.append(None)
+        else:
+            for a in args:
+                arrays.append(a._data if a.__class__ is Tensor or isinstance(a, Tensor) else a)
+        if not record:
             try:
                 out = cls.forward(ctx, *arrays)
             except ValueError as e:
@@ -214,12 +230,7 @@ class Op(Node):
             if out.__class__ is tuple:
                 return tuple([_wrap(o) for o in out])
             return _wrap(out)
-        edges = tuple([((a, 0, a._data.shape, a._data.dtype) if a._fn is None else
-                        (a._fn, a._nr, a._data.shape, a._data.dtype))
-                       if (a.__class__ is Tensor or isinstance(a, Tensor)) and a._rg else None
-                       for a in args])
         ctx.next_edges = edges
-        ctx.needs_input_grad = tuple([e is not None for e in edges])
         try:
             out = cls.forward(ctx, *arrays)
         except ValueError as e:
@@ -243,6 +254,16 @@ class Op(Node):
         else:
             _record_versions(ctx, saved, args, outs)
         return outs
+
+
+class _NoGradsType(tuple):
+    """needs_input_grad outside graph recording: False for every index."""
+
+    def __getitem__(self, i):
+        return False
+
+
+_NO_GRADS = _NoGradsType()
 
 
 def broadcast_error(shape_a, shape_b):

@@ -123,7 +123,9 @@ def _expand(g, shape, axes, keepdim):
 
 
 def _count(shape, axes):
-    return math.prod(shape[i] for i in axes)
+    if len(axes) == len(shape):
+        return math.prod(shape)
+    return math.prod([shape[i] for i in axes])
 
 
 def _flip(x, axis):
@@ -299,9 +301,10 @@ def _sum(a, axes, keepdims=False, dtype=None):
 
 def _mean(a, axes, keepdims=False):
     """Mean of float array ``a`` over ``axes`` (nan for empty reductions)."""
-    s = _sum(a, axes, keepdims)
-    s /= _count(a.shape, axes)      # 0/0 = nan for empty reductions
-    return s
+    if (not keepdims and len(axes) == a.ndim and a.__class__ is _ndarray and a.size
+            and a.size < _BLAS_MIN and a.dtype.char in 'fd'):
+        return a.sum() / a.size  # a NumPy scalar: the cheapest path for small tensors
+    return _sum(a, axes, keepdims) / _count(a.shape, axes)  # 0/0 = nan for empty reductions
 
 
 def _out(r, out):

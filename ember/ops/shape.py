@@ -415,6 +415,8 @@ def flatten(input, start_dim=0, end_dim=-1):
     a = input._data
     n = a.ndim
     if n == 0:
+        _dim(start_dim, 0)
+        _dim(end_dim, 0)
         return _reshape(input, (1,))
     s, e = _dim(start_dim, n), _dim(end_dim, n)
     if s > e:
