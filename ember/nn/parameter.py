@@ -136,6 +136,9 @@ class UninitializedParameter(_Uninitialized, Parameter):
 class UninitializedBuffer(_Uninitialized, Tensor):
     _cls_to_become = Buffer
 
+    def __deepcopy__(self, memo):
+        return type(self)(self._rg, self._lazy_device, self._lazy_dtype)
+
     def __new__(cls, requires_grad=False, device=None, dtype=None):
         from .._creation import empty
         t = object.__new__(cls)

@@ -4,4 +4,4 @@ Each family defines ``Op`` subclasses (forward/backward on raw arrays), the publ
 that call them, and (through ``tensor_method``) the Tensor methods that share those functions.
 """
 from . import (copy, elementwise, unary, special, reduction, shape, indexing, linalg,  # noqa: F401
-               activation)
+               activation, padding, distance)

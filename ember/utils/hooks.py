@@ -29,6 +29,16 @@ class RemovableHandle:
             if d is not None and self.id in d:
                 del d[self.id]
 
+    def __getstate__(self):
+        """Pickle the hook dicts themselves (weak references cannot be pickled)."""
+        return (self.hooks_dict_ref(), self.id,
+                tuple(r() for r in self.extra_dict_ref))
+
+    def __setstate__(self, state):
+        hooks, self.id, extra = state
+        self.hooks_dict_ref = weakref.ref(hooks) if hooks is not None else (lambda: None)
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in extra if d is not None)
+
     def __enter__(self):
         return self
 

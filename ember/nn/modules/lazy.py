@@ -40,11 +40,6 @@ class LazyModuleMixin:
             module.__class__ = module.cls_to_become
 
 
-def _materialize(param, shape):
-    """Give a lazy placeholder its shape, keeping the dtype/device it was moved to."""
-    param.materialize(shape, device=param.device, dtype=param.dtype)
-
-
 def materialize(param, shape):
     """Give a lazy placeholder its shape, keeping the dtype/device it was moved to."""
     param.materialize(shape, device=param.device, dtype=param.dtype)
