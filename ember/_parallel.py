@@ -92,9 +92,31 @@ def parallel_ok(*arrays):
                for x in arrays)
 
 
-def unary(ufunc, x, dtype=None):
-    """``ufunc(x)`` using all cores for large contiguous NumPy arrays."""
+def unary(ufunc, x):
+    """``ufunc(x)`` (a same-dtype float ufunc such as exp) using all cores for large
+    contiguous NumPy arrays."""
     if not parallel_ok(x):
-        return ufunc(x) if dtype is None else ufunc(x, dtype=dtype)
-    out = np.empty(x.shape, dtype or ufunc(x.reshape(-1)[:1]).dtype)
-    return map_chunks(ufunc, out, x)
+        return ufunc(x)
+    return map_chunks(ufunc, np.empty(x.shape, x.dtype), x)
+
+
+def binary(ufunc, a, b):
+    """``ufunc(a, b)`` for same-shape, same-dtype arrays, using all cores when they are large
+    and contiguous (otherwise one plain call, broadcasting as usual)."""
+    if a.__class__ is not np.ndarray or b.__class__ is not np.ndarray or a.dtype != b.dtype \
+            or not parallel_ok(a, b):
+        return ufunc(a, b)
+    return map_chunks(ufunc, np.empty(a.shape, a.dtype), a, b)
+
+
+def kernel(fn, like, *arrays):
+    """``fn(*arrays, out=new)`` where ``fn`` is an elementwise kernel writing into ``out``
+    (shaped and typed like ``like``), split across cores for large contiguous inputs."""
+    if like.__class__ is np.ndarray or isinstance(like, np.generic):
+        out = np.empty(like.shape, like.dtype)
+    else:
+        out = like.__class__(like.shape, like.dtype)   # a CuPy array
+    if parallel_ok(like, *arrays):
+        return map_chunks(fn, out, *arrays)
+    fn(*arrays, out=out)
+    return out

@@ -8,6 +8,7 @@ Gradients come back in the computed dtype and shape; the engine casts and un-bro
 import numpy as np
 
 from .. import _dtype
+from .. import _parallel as _par
 from .._backend import device_of, is_cuda_array
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Op, _reraise_broadcast
@@ -24,6 +25,11 @@ __all__ = ['add', 'sub', 'subtract', 'mul', 'multiply', 'div', 'divide', 'true_d
            'bitwise_and', 'bitwise_or', 'bitwise_xor', 'bitwise_not']
 
 _ndarray = np.ndarray
+_PAR_MIN = _par.THRESHOLD
+
+
+def _mul(ufunc, a, b):
+    return a * b
 _float, _int, _bool = float, int, bool
 _I64_MIN, _I64_MAX = -2 ** 63, 2 ** 63 - 1
 
@@ -125,6 +131,8 @@ class Add(Op):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
+        if a.__class__ is _ndarray and a.size >= _PAR_MIN:
+            return _par.binary(np.add, a, b)
         return a + b
 
     @staticmethod
@@ -136,6 +144,8 @@ class Sub(Op):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
+        if a.__class__ is _ndarray and a.size >= _PAR_MIN and a.dtype.kind != 'b':
+            return _par.binary(np.subtract, a, b)
         if a.__class__ is not _ndarray or a.dtype.kind != 'b':
             return a - b
         raise RuntimeError('Subtraction, the `-` operator, with two bool tensors is not supported. '
@@ -151,13 +161,17 @@ class Mul(Op):
     def forward(ctx, a, b):
         a, b = promote(a, b)
         ctx.save_for_backward(a, b)
+        if a.__class__ is _ndarray and a.size >= _PAR_MIN:
+            return _par.binary(np.multiply, a, b)
         return a * b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
         need = ctx.needs_input_grad
-        return (g * b if need[0] else None), (g * a if need[1] else None)
+        mul = _par.binary if g.__class__ is _ndarray and g.size >= _PAR_MIN else _mul
+        return (mul(np.multiply, g, b) if need[0] else None), \
+            (mul(np.multiply, g, a) if need[1] else None)
 
 
 class Div(Op):
@@ -165,6 +179,8 @@ class Div(Op):
     def forward(ctx, a, b):
         a, b = _float_operands(a, b)
         ctx.save_for_backward(a, b)
+        if a.__class__ is _ndarray and a.size >= _PAR_MIN:
+            return _par.binary(np.true_divide, a, b)
         return a / b
 
     @staticmethod
@@ -333,10 +349,10 @@ class Minimum(Op):
 
 def _split_tie(g, first_wins, tie):
     """Gradient to the winning side; split evenly on ties (as PyTorch's max/min)."""
-    half = g * 0.5
-    ga = np.where(first_wins, g, np.where(tie, half, 0))
-    gb = np.where(first_wins, 0, np.where(tie, half, g))
-    return ga.astype(g.dtype, copy=False), gb.astype(g.dtype, copy=False)
+    ga = first_wins.astype(g.dtype)
+    ga += tie.astype(g.dtype) * 0.5
+    ga *= g
+    return ga, g - ga
 
 
 class Fmax(Op):

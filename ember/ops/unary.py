@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from .. import _dtype
+from .. import _parallel as _par
 from .._backend import xp_of
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Op
@@ -133,13 +134,13 @@ def _store(out, r):
 class Exp(Op):
     @staticmethod
     def forward(ctx, x):
-        out = np.exp(_fl(x))
+        out = _par.unary(np.exp, _fl(x))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return g * ctx.saved[0]
+        return _par.binary(np.multiply, g, ctx.saved[0])
 
 
 class Exp2(Op):
@@ -171,11 +172,11 @@ class Log(Op):
     def forward(ctx, x):
         x = _fl(x)
         ctx.save_for_backward(x)
-        return np.log(x)
+        return _par.unary(np.log, x)
 
     @staticmethod
     def backward(ctx, g):
-        return g / ctx.saved[0]
+        return _par.binary(np.divide, g, ctx.saved[0])
 
 
 class Log1P(Op):
@@ -218,7 +219,7 @@ class Log10(Op):
 class Sqrt(Op):
     @staticmethod
     def forward(ctx, x):
-        out = np.sqrt(_fl(x))
+        out = _par.unary(np.sqrt, _fl(x))
         ctx.save_for_backward(out)
         return out
 
@@ -404,17 +405,19 @@ class Cosh(Op):
 class Tanh(Op):
     @staticmethod
     def forward(ctx, x):
-        out = np.tanh(_fl(x))
+        out = _par.unary(np.tanh, _fl(x))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        (out,) = ctx.saved
-        d = np.multiply(out, out, out=_buffer(out))
-        np.subtract(1.0, d, out=d)
-        d *= g
-        return d
+        return _par.kernel(_tanh_grad, ctx.saved[0], ctx.saved[0], g)
+
+
+def _tanh_grad(y, g, out):
+    np.multiply(y, y, out=out)
+    np.subtract(1.0, out, out=out)
+    out *= g
 
 
 class Asinh(Op):
@@ -540,17 +543,27 @@ class Rad2Deg(Op):
 class Sigmoid(Op):
     @staticmethod
     def forward(ctx, x):
-        out = _sigmoid_array(_fl(x))
+        x = _fl(x)
+        out = _par.kernel(_sigmoid_kernel, x, x) if x.dtype != _F16 else _sigmoid_array(x)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        (out,) = ctx.saved
-        d = np.subtract(1.0, out, out=_buffer(out))
-        d *= out
-        d *= g
-        return d
+        return _par.kernel(_sigmoid_grad, ctx.saved[0], ctx.saved[0], g)
+
+
+def _sigmoid_kernel(x, out):
+    np.negative(x, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    np.divide(1.0, out, out=out)
+
+
+def _sigmoid_grad(y, g, out):
+    np.subtract(1.0, y, out=out)
+    out *= y
+    out *= g
 
 
 class Logit(Op):
