@@ -1,7 +1,9 @@
-"""Intra-op parallelism for large elementwise work, as PyTorch does on the CPU.
+"""Intra-op parallelism for large compute-bound elementwise work, as PyTorch does on the CPU.
 
 NumPy's ufunc loops release the GIL, so splitting one large contiguous array into a chunk per
-core and running the chunks on a small persistent thread pool uses every core. Arrays below
+core and running the chunks on a small persistent thread pool uses every core. This pays for
+transcendental functions (exp, log, tanh, ...) and multi-pass kernels (softmax rows, norms);
+memory-bound one-pass arithmetic (add, mul) gains nothing from it here and stays single calls. Arrays below
 ``THRESHOLD`` elements (where dispatch costs more than it saves), non-contiguous arrays and
 CuPy arrays take the plain single call.
 

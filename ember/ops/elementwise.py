@@ -8,7 +8,6 @@ Gradients come back in the computed dtype and shape; the engine casts and un-bro
 import numpy as np
 
 from .. import _dtype
-from .. import _parallel as _par
 from .._backend import device_of, is_cuda_array
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Op, _reraise_broadcast
@@ -25,11 +24,6 @@ __all__ = ['add', 'sub', 'subtract', 'mul', 'multiply', 'div', 'divide', 'true_d
            'bitwise_and', 'bitwise_or', 'bitwise_xor', 'bitwise_not']
 
 _ndarray = np.ndarray
-_PAR_MIN = _par.THRESHOLD
-
-
-def _mul(ufunc, a, b):
-    return a * b
 _float, _int, _bool = float, int, bool
 _I64_MIN, _I64_MAX = -2 ** 63, 2 ** 63 - 1
 
@@ -131,8 +125,6 @@ class Add(Op):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        if a.__class__ is _ndarray and a.size >= _PAR_MIN:
-            return _par.binary(np.add, a, b)
         return a + b
 
     @staticmethod
@@ -144,8 +136,6 @@ class Sub(Op):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(a, b)
-        if a.__class__ is _ndarray and a.size >= _PAR_MIN and a.dtype.kind != 'b':
-            return _par.binary(np.subtract, a, b)
         if a.__class__ is not _ndarray or a.dtype.kind != 'b':
             return a - b
         raise RuntimeError('Subtraction, the `-` operator, with two bool tensors is not supported. '
@@ -161,17 +151,13 @@ class Mul(Op):
     def forward(ctx, a, b):
         a, b = promote(a, b)
         ctx.save_for_backward(a, b)
-        if a.__class__ is _ndarray and a.size >= _PAR_MIN:
-            return _par.binary(np.multiply, a, b)
         return a * b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
         need = ctx.needs_input_grad
-        mul = _par.binary if g.__class__ is _ndarray and g.size >= _PAR_MIN else _mul
-        return (mul(np.multiply, g, b) if need[0] else None), \
-            (mul(np.multiply, g, a) if need[1] else None)
+        return (g * b if need[0] else None), (g * a if need[1] else None)
 
 
 class Div(Op):
@@ -179,8 +165,6 @@ class Div(Op):
     def forward(ctx, a, b):
         a, b = _float_operands(a, b)
         ctx.save_for_backward(a, b)
-        if a.__class__ is _ndarray and a.size >= _PAR_MIN:
-            return _par.binary(np.true_divide, a, b)
         return a / b
 
     @staticmethod
