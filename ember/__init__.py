@@ -33,6 +33,8 @@ from ._parallel import set_num_threads, get_num_threads
 from . import cuda, linalg, special, random, return_types
 from . import nn, optim
 from .utils import data as _data  # noqa: F401  (ember.utils.data)
+from .serialization import save, load
+from .utils.summary import summary
 
 # PyTorch computes silently with inf/nan; so does ember (NumPy would warn on every x/0).
 _np.seterr(divide='ignore', invalid='ignore', over='ignore', under='ignore')

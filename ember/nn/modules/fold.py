@@ -1,1 +1,47 @@
-"""(being written)"""
+"""Unfold and Fold, as torch.nn (math in ``F.unfold`` / ``F.fold``)."""
+from .. import functional as F
+from .module import Module
+
+__all__ = ['Unfold', 'Fold']
+
+
+class Unfold(Module):
+    """Sliding blocks as columns: (N, C, H, W) -> (N, C prod(kernel_size), L), L the number of
+    block positions (``F.unfold``)."""
+    __constants__ = ['kernel_size', 'dilation', 'padding', 'stride']
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f'kernel_size={self.kernel_size}, dilation={self.dilation}, '
+                f'padding={self.padding}, stride={self.stride}')
+
+
+class Fold(Module):
+    """Columns summed back onto their blocks: (N, C prod(kernel_size), L) ->
+    (N, C, *output_size); the adjoint of Unfold (``F.fold``)."""
+    __constants__ = ['output_size', 'kernel_size', 'dilation', 'padding', 'stride']
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size = output_size
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def forward(self, input):
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self):
+        return (f'output_size={self.output_size}, kernel_size={self.kernel_size}, '
+                f'dilation={self.dilation}, padding={self.padding}, stride={self.stride}')
