@@ -18,8 +18,8 @@ import torch
 
 import ember
 from ember import nn
-from ember import serialization
 from ember.serialization import CheckpointError, load, save
+from ember.serialization import _read, _write
 from tests.helpers import assert_close
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -198,7 +198,7 @@ def test_storage_data_is_64_byte_aligned(tmp_path):
     with zipfile.ZipFile(path) as zf, open(path, 'rb') as fh:
         for info in zf.infolist():
             if info.filename.endswith('.npy'):
-                fh.seek(serialization._member_data_offset(fh, info))
+                fh.seek(_read._member_data_offset(fh, info))
                 np.lib.format.read_magic(fh)
                 np.lib.format.read_array_header_1_0(fh)
                 assert fh.tell() % 64 == 0
@@ -257,7 +257,7 @@ def test_crash_mid_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     save({'epoch': 1, 'w': ember.ones(3)}, path)
     before = path.read_bytes()
     calls = []
-    real = serialization._write_npy
+    real = _write._write_npy
 
     def failing(*args):
         calls.append(1)
@@ -265,7 +265,7 @@ def test_crash_mid_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
             raise OSError('disk full (simulated)')
         return real(*args)
 
-    monkeypatch.setattr(serialization, '_write_npy', failing)
+    monkeypatch.setattr(_write, '_write_npy', failing)
     with pytest.raises(OSError, match='simulated'):
         save({'epoch': 2, 'w': ember.zeros(3), 'b': ember.zeros(2)}, path)
     assert path.read_bytes() == before
