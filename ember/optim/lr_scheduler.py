@@ -38,13 +38,6 @@ def _check_optimizer(optimizer):
         raise TypeError(f'{type(optimizer).__name__} is not an Optimizer')
 
 
-def _check_verbose(verbose):
-    """``verbose`` (dropped by PyTorch 2.7+) is accepted for older code and only warns."""
-    if verbose != 'deprecated':
-        warnings.warn('The verbose parameter is deprecated. Please use get_last_lr() to access '
-                      'the learning rate.', UserWarning, stacklevel=3)
-
-
 def _set_group_value(group, key, value):
     """``group[key] = value``, filling a tensor-valued option in place."""
     current = group[key]
@@ -52,6 +45,13 @@ def _set_group_value(group, key, value):
         current.fill_(value)
     else:
         group[key] = value
+
+
+def _group_lrs(optimizer):
+    """The groups' current lrs, tensor-valued ones copied (so later in-place updates of the
+    group's tensor do not change a recorded list)."""
+    return [lr.clone() if isinstance(lr, Tensor) else lr
+            for lr in (group['lr'] for group in optimizer.param_groups)]
 
 
 def _per_group(name, optimizer, value):
@@ -66,20 +66,25 @@ def _per_group(name, optimizer, value):
 
 
 def _track_optimizer_steps(optimizer):
-    """Wrap ``optimizer.step`` (once) so the scheduler can tell whether it has been called."""
+    """Wrap ``optimizer.step`` (once) so that schedulers can tell whether it has been called
+    (``optimizer._opt_called``). A bound method is rebound on each call through a weak
+    reference, so the wrapper does not keep the optimizer alive in a reference cycle."""
     step = optimizer.step
     if getattr(step, '_wrapped_by_lr_sched', False):
         return
     func = getattr(step, '__func__', None)
     opt_ref = weakref.ref(optimizer)
+    if func is None:
+        def call(opt, *args, **kwargs):
+            return step(*args, **kwargs)
+    else:
+        call = func
 
-    @functools.wraps(step)
+    @functools.wraps(call)
     def tracked_step(*args, **kwargs):
         opt = opt_ref()
         opt._opt_called = True
-        if func is None:
-            return step(*args, **kwargs)
-        return func(opt, *args, **kwargs)
+        return call(opt, *args, **kwargs)
     tracked_step._wrapped_by_lr_sched = True
     optimizer.step = tracked_step
 
@@ -192,7 +197,7 @@ class LRScheduler:
     def _set_lrs(self, values):
         for group, lr in zip(self.optimizer.param_groups, values):
             _set_group_value(group, 'lr', lr)
-        self._last_lr = [group['lr'] for group in self.optimizer.param_groups]
+        self._last_lr = _group_lrs(self.optimizer)
 
 
 class _LRScheduler(LRScheduler):
@@ -202,8 +207,7 @@ class _LRScheduler(LRScheduler):
 class _LambdaScheduler(LRScheduler):
     """Shared parts of LambdaLR and MultiplicativeLR: one function per group."""
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1, *, verbose='deprecated'):
-        _check_verbose(verbose)
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         self.optimizer = optimizer
         n = len(optimizer.param_groups)
         if isinstance(lr_lambda, (list, tuple)):
@@ -254,8 +258,7 @@ class MultiplicativeLR(_LambdaScheduler):
 class StepLR(LRScheduler):
     """lr *= gamma every ``step_size`` epochs."""
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1, *, verbose='deprecated'):
-        _check_verbose(verbose)
+    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -275,9 +278,7 @@ class StepLR(LRScheduler):
 class MultiStepLR(LRScheduler):
     """lr *= gamma at each milestone (repeated milestones multiply again)."""
 
-    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1, *,
-                 verbose='deprecated'):
-        _check_verbose(verbose)
+    def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
         self.milestones = Counter(milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -299,9 +300,7 @@ class MultiStepLR(LRScheduler):
 class ConstantLR(LRScheduler):
     """lr = initial_lr * factor for the first ``total_iters`` epochs, then initial_lr."""
 
-    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1, *,
-                 verbose='deprecated'):
-        _check_verbose(verbose)
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
         if factor > 1.0 or factor < 0:
             raise ValueError('Constant multiplicative factor expected to be between 0 and 1.')
         self.factor = factor
@@ -327,8 +326,7 @@ class LinearLR(LRScheduler):
     ``total_iters`` epochs."""
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
-                 last_epoch=-1, *, verbose='deprecated'):
-        _check_verbose(verbose)
+                 last_epoch=-1):
         if start_factor > 1.0 or start_factor <= 0:
             raise ValueError('Starting multiplicative factor expected to be greater than 0 and '
                              'less or equal to 1.')
@@ -360,8 +358,7 @@ class LinearLR(LRScheduler):
 class ExponentialLR(LRScheduler):
     """lr *= gamma every epoch."""
 
-    def __init__(self, optimizer, gamma, last_epoch=-1, *, verbose='deprecated'):
-        _check_verbose(verbose)
+    def __init__(self, optimizer, gamma, last_epoch=-1):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -378,9 +375,7 @@ class ExponentialLR(LRScheduler):
 class PolynomialLR(LRScheduler):
     """lr = initial_lr * (1 - epoch / total_iters) ** power, then 0 after ``total_iters``."""
 
-    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1, *,
-                 verbose='deprecated'):
-        _check_verbose(verbose)
+    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
         self.total_iters = total_iters
         self.power = power
         super().__init__(optimizer, last_epoch)
@@ -403,8 +398,7 @@ class CosineAnnealingLR(LRScheduler):
     """lr follows eta_min + (initial_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2 (continuing
     as a cosine wave past ``T_max``)."""
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1, *, verbose='deprecated'):
-        _check_verbose(verbose)
+    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
@@ -432,9 +426,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     lr = eta_min + (initial_lr - eta_min) (1 + cos(pi T_cur / T_i)) / 2. ``step(epoch)`` may
     take fractional epochs."""
 
-    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1, *,
-                 verbose='deprecated'):
-        _check_verbose(verbose)
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
         if T_0 <= 0 or not isinstance(T_0, int):
             raise ValueError(f'Expected positive integer T_0, but got {T_0}')
         if T_mult < 1 or not isinstance(T_mult, int):
@@ -455,7 +447,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         return [self.eta_min + (base_lr - self.eta_min) * cos / 2 for base_lr in self.base_lrs]
 
     def step(self, epoch=None):
-        """Advance one epoch, or go to (possibly fractional) ``epoch``."""
+        """Advance one epoch, or go to (possibly fractional) ``epoch`` (no deprecation
+        warning here: fractional epochs are this scheduler's documented use)."""
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:
@@ -498,7 +491,7 @@ def _set_momentum(group, momentum, use_beta1):
     if use_beta1:
         group['betas'] = (momentum, *group['betas'][1:])
     else:
-        _set_group_value(group, 'momentum', momentum)
+        group['momentum'] = momentum
 
 
 class CyclicLR(LRScheduler):
@@ -508,9 +501,7 @@ class CyclicLR(LRScheduler):
 
     def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
                  mode='triangular', gamma=1.0, scale_fn=None, scale_mode='cycle',
-                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1, *,
-                 verbose='deprecated'):
-        _check_verbose(verbose)
+                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
         _check_optimizer(optimizer)
         self.optimizer = optimizer
         base_lrs = _per_group('base_lr', optimizer, base_lr)
@@ -618,8 +609,7 @@ class OneCycleLR(LRScheduler):
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
                  pct_start=0.3, anneal_strategy='cos', cycle_momentum=True, base_momentum=0.85,
                  max_momentum=0.95, div_factor=25.0, final_div_factor=1e4, three_phase=False,
-                 last_epoch=-1, *, verbose='deprecated'):
-        _check_verbose(verbose)
+                 last_epoch=-1):
         _check_optimizer(optimizer)
         self.optimizer = optimizer
         self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
@@ -753,9 +743,7 @@ class SequentialLR(_SchedulerContainer):
     """Runs ``schedulers[i]`` between ``milestones[i-1]`` and ``milestones[i]``; each one
     takes over from epoch 0 of its own."""
 
-    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1, *,
-                 verbose='deprecated'):
-        _check_verbose(verbose)
+    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
         _check_schedulers(self, schedulers, optimizer, 'expects at least one scheduler')
         if len(milestones) != len(schedulers) - 1:
             raise ValueError('Sequential Schedulers expects number of schedulers provided to be '
@@ -768,10 +756,19 @@ class SequentialLR(_SchedulerContainer):
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             _set_group_value(group, 'lr', group['initial_lr'])
-        for scheduler in schedulers:
-            scheduler.last_epoch -= 1
+        self.recursive_undo()
         schedulers[0]._initial_step()
         self._last_lr = schedulers[0].get_last_lr()
+
+    def recursive_undo(self, sched=None):
+        """Take back the step each scheduler in ``sched`` (default: this one) took when it
+        was created, descending into nested SequentialLR/ChainedScheduler (whose own counters
+        are left alone)."""
+        for scheduler in (self if sched is None else sched)._schedulers:
+            if hasattr(scheduler, '_schedulers'):
+                self.recursive_undo(scheduler)
+            elif hasattr(scheduler, 'last_epoch'):
+                scheduler.last_epoch -= 1
 
     def step(self):
         """Advance one epoch with the scheduler in charge of it (restarted at a milestone)."""
@@ -795,13 +792,13 @@ class ChainedScheduler(_SchedulerContainer):
                           'expects at least one scheduler to be chained')
         self._schedulers = schedulers
         self.optimizer = optimizer
-        self._last_lr = [group['lr'] for group in schedulers[-1].optimizer.param_groups]
+        self._last_lr = _group_lrs(schedulers[-1].optimizer)
 
     def step(self):
         """Step every scheduler once."""
         for scheduler in self._schedulers:
             scheduler.step()
-        self._last_lr = [group['lr'] for group in self._schedulers[-1].optimizer.param_groups]
+        self._last_lr = _group_lrs(self._schedulers[-1].optimizer)
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -810,9 +807,7 @@ class ReduceLROnPlateau(LRScheduler):
     ``cooldown`` epochs; never below ``min_lr``; changes smaller than ``eps`` are skipped."""
 
     def __init__(self, optimizer, mode='min', factor=0.1, patience=10, threshold=1e-4,
-                 threshold_mode='rel', cooldown=0, min_lr=0, eps=1e-8, *,
-                 verbose='deprecated'):
-        _check_verbose(verbose)
+                 threshold_mode='rel', cooldown=0, min_lr=0, eps=1e-8):
         if factor >= 1.0:
             raise ValueError('Factor should be < 1.0.')
         self.factor = factor
@@ -831,7 +826,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown = cooldown
         self.eps = eps
         self.last_epoch = 0
-        self._last_lr = [group['lr'] for group in optimizer.param_groups]
+        self._last_lr = _group_lrs(optimizer)
         self._init_is_better(mode, threshold, threshold_mode)
         self._reset()
 
@@ -850,7 +845,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown_counter = 0
         self.num_bad_epochs = 0
 
-    def is_better(self, a, best):
+    def _is_better(self, a, best):
         """Whether metric ``a`` improves on ``best`` by more than the threshold."""
         if self.mode == 'min':
             if self.threshold_mode == 'rel':
@@ -872,7 +867,7 @@ class ReduceLROnPlateau(LRScheduler):
         else:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning)
         self.last_epoch = epoch
-        if self.is_better(current, self.best):
+        if self._is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0
         else:
@@ -884,7 +879,7 @@ class ReduceLROnPlateau(LRScheduler):
             self._reduce_lr()
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
-        self._last_lr = [group['lr'] for group in self.optimizer.param_groups]
+        self._last_lr = _group_lrs(self.optimizer)
 
     def _reduce_lr(self):
         groups = self.optimizer.param_groups
