@@ -1,13 +1,13 @@
 """Adadelta."""
 import numpy as np
 
-from .optimizer import (Optimizer, check_eps, check_flags, check_lr, check_value, closure_loss,
+from .optimizer import (GroupwiseOptimizer, check_eps, check_flags, check_lr, check_value,
                         ema_square_, step_state, with_weight_decay, zeros_state)
 
 __all__ = ['Adadelta']
 
 
-class Adadelta(Optimizer):
+class Adadelta(GroupwiseOptimizer):
     """Adadelta, as ``torch.optim.Adadelta``.
 
     Per parameter with gradient ``g``::
@@ -28,13 +28,6 @@ class Adadelta(Optimizer):
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
-
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns ``closure()``'s loss."""
-        loss = closure_loss(closure)
-        for group in self.param_groups:
-            self._update_group(group)
-        return loss
 
     def _update_group(self, group):
         lr = float(group['lr'])

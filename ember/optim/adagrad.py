@@ -3,13 +3,13 @@ import numpy as np
 
 from .._tensor import _wrap
 from .._backend import xp_of
-from .optimizer import (Optimizer, check_eps, check_flags, check_lr, check_value, closure_loss,
+from .optimizer import (GroupwiseOptimizer, check_eps, check_flags, check_lr, check_value,
                         step_state, with_weight_decay)
 
 __all__ = ['Adagrad']
 
 
-class Adagrad(Optimizer):
+class Adagrad(GroupwiseOptimizer):
     """Adagrad, as ``torch.optim.Adagrad``.
 
     Per parameter with gradient ``g`` at step ``t``::
@@ -36,13 +36,6 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             for p in group['params']:
                 _init_state(self.state[p], p._data, group['initial_accumulator_value'])
-
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns ``closure()``'s loss."""
-        loss = closure_loss(closure)
-        for group in self.param_groups:
-            self._update_group(group)
-        return loss
 
     def _update_group(self, group):
         lr = float(group['lr'])

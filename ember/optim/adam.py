@@ -1,14 +1,13 @@
 """Adam (with amsgrad, L2 or decoupled weight decay, maximize)."""
 import numpy as np
 
-from .optimizer import (Optimizer, check_betas, check_eps, check_flags, check_lr, check_value,
-                        closure_loss, ema_square_, lerp_, step_state, with_weight_decay,
-                        zeros_state)
+from .optimizer import (GroupwiseOptimizer, check_betas, check_eps, check_flags, check_lr,
+                        check_value, ema_square_, lerp_, step_state, with_weight_decay, zeros_state)
 
 __all__ = ['Adam']
 
 
-class Adam(Optimizer):
+class Adam(GroupwiseOptimizer):
     """Adam, as ``torch.optim.Adam``.
 
     Per parameter with gradient ``g`` at step ``t``::
@@ -38,13 +37,6 @@ class Adam(Optimizer):
         for group in self.param_groups:
             group.setdefault('amsgrad', False)
             group.setdefault('decoupled_weight_decay', False)
-
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns ``closure()``'s loss."""
-        loss = closure_loss(closure)
-        for group in self.param_groups:
-            self._update_group(group)
-        return loss
 
     def _update_group(self, group):
         lr = float(group['lr'])

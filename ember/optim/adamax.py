@@ -1,13 +1,13 @@
 """Adamax: Adam with an infinity-norm second moment."""
 import numpy as np
 
-from .optimizer import (Optimizer, check_betas, check_eps, check_flags, check_lr, check_value,
-                        closure_loss, lerp_, step_state, with_weight_decay, zeros_state)
+from .optimizer import (GroupwiseOptimizer, check_betas, check_eps, check_flags, check_lr,
+                        check_value, lerp_, step_state, with_weight_decay, zeros_state)
 
 __all__ = ['Adamax']
 
 
-class Adamax(Optimizer):
+class Adamax(GroupwiseOptimizer):
     """Adamax, as ``torch.optim.Adamax``.
 
     Per parameter with gradient ``g`` at step ``t``::
@@ -27,13 +27,6 @@ class Adamax(Optimizer):
                         foreach=foreach, maximize=maximize, differentiable=differentiable,
                         capturable=capturable)
         super().__init__(params, defaults)
-
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns ``closure()``'s loss."""
-        loss = closure_loss(closure)
-        for group in self.param_groups:
-            self._update_group(group)
-        return loss
 
     def _update_group(self, group):
         lr = float(group['lr'])

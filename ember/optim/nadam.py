@@ -1,14 +1,13 @@
 """NAdam: Adam with Nesterov momentum (and momentum-decay schedule)."""
 import numpy as np
 
-from .optimizer import (Optimizer, check_betas, check_eps, check_flags, check_lr, check_value,
-                        closure_loss, ema_square_, lerp_, step_state, with_weight_decay,
-                        zeros_state)
+from .optimizer import (GroupwiseOptimizer, check_betas, check_eps, check_flags, check_lr,
+                        check_value, ema_square_, lerp_, step_state, with_weight_decay, zeros_state)
 
 __all__ = ['NAdam']
 
 
-class NAdam(Optimizer):
+class NAdam(GroupwiseOptimizer):
     """NAdam, as ``torch.optim.NAdam``.
 
     Per parameter with gradient ``g`` at step ``t``, with
@@ -40,13 +39,6 @@ class NAdam(Optimizer):
         super().__setstate__(state)
         for group in self.param_groups:
             group.setdefault('decoupled_weight_decay', False)
-
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns ``closure()``'s loss."""
-        loss = closure_loss(closure)
-        for group in self.param_groups:
-            self._update_group(group)
-        return loss
 
     def _update_group(self, group):
         lr = float(group['lr'])

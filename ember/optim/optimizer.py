@@ -395,6 +395,18 @@ class Optimizer:
             hook(self)
 
 
+class GroupwiseOptimizer(Optimizer):
+    """An optimizer whose ``step`` updates each param group independently:
+    subclasses implement ``_update_group(group)`` on raw arrays."""
+
+    def step(self, closure=None):
+        """One update of every parameter with a gradient; returns ``closure()``'s loss."""
+        loss = closure_loss(closure)
+        for group in self.param_groups:
+            self._update_group(group)
+        return loss
+
+
 def _register(hooks, hook, prepend):
     handle = RemovableHandle(hooks)
     hooks[handle.id] = hook

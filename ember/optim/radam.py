@@ -3,14 +3,13 @@ import math
 
 import numpy as np
 
-from .optimizer import (Optimizer, check_betas, check_eps, check_flags, check_lr, check_value,
-                        closure_loss, ema_square_, lerp_, step_state, with_weight_decay,
-                        zeros_state)
+from .optimizer import (GroupwiseOptimizer, check_betas, check_eps, check_flags, check_lr,
+                        check_value, ema_square_, lerp_, step_state, with_weight_decay, zeros_state)
 
 __all__ = ['RAdam']
 
 
-class RAdam(Optimizer):
+class RAdam(GroupwiseOptimizer):
     """RAdam, as ``torch.optim.RAdam``.
 
     Per parameter with gradient ``g`` at step ``t``, ``rho_inf = 2 / (1 - beta2) - 1`` and
@@ -19,7 +18,7 @@ class RAdam(Optimizer):
         g = g + wd * p              (or p = p * (1 - lr * wd) when decoupled_weight_decay)
         m = lerp(m, g, 1 - beta1);  v = beta2 * v + (1 - beta2) * g * g;  mh = m / (1 - beta1**t)
         rho_t > 5: p = p - lr * mh * sqrt(1 - beta2**t) / (sqrt(v) + eps) * r_t
-                   with r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+              with r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
         otherwise: p = p - lr * mh
     """
 
@@ -41,13 +40,6 @@ class RAdam(Optimizer):
         super().__setstate__(state)
         for group in self.param_groups:
             group.setdefault('decoupled_weight_decay', False)
-
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns ``closure()``'s loss."""
-        loss = closure_loss(closure)
-        for group in self.param_groups:
-            self._update_group(group)
-        return loss
 
     def _update_group(self, group):
         lr = float(group['lr'])

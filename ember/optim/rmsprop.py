@@ -1,13 +1,13 @@
 """RMSprop (plain or centered, with optional momentum)."""
 import numpy as np
 
-from .optimizer import (Optimizer, check_eps, check_flags, check_lr, check_value, closure_loss,
+from .optimizer import (GroupwiseOptimizer, check_eps, check_flags, check_lr, check_value,
                         ema_square_, lerp_, step_state, with_weight_decay, zeros_state)
 
 __all__ = ['RMSprop']
 
 
-class RMSprop(Optimizer):
+class RMSprop(GroupwiseOptimizer):
     """RMSprop, as ``torch.optim.RMSprop``.
 
     Per parameter with gradient ``g``::
@@ -32,13 +32,6 @@ class RMSprop(Optimizer):
                         weight_decay=weight_decay, capturable=capturable, foreach=foreach,
                         maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
-
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns ``closure()``'s loss."""
-        loss = closure_loss(closure)
-        for group in self.param_groups:
-            self._update_group(group)
-        return loss
 
     def _update_group(self, group):
         lr = float(group['lr'])

@@ -2,13 +2,13 @@
 import numpy as np
 
 from .._tensor import _wrap
-from .optimizer import (Optimizer, check_flags, check_lr, check_value, closure_loss,
+from .optimizer import (GroupwiseOptimizer, check_flags, check_lr, check_value,
                         with_weight_decay)
 
 __all__ = ['SGD']
 
 
-class SGD(Optimizer):
+class SGD(GroupwiseOptimizer):
     """Stochastic gradient descent, as ``torch.optim.SGD``.
 
     Per parameter ``p`` with gradient ``g`` (negated when ``maximize``)::
@@ -31,13 +31,6 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError('Nesterov momentum requires a momentum and zero dampening')
         super().__init__(params, defaults)
-
-    def step(self, closure=None):
-        """One update of every parameter with a gradient; returns ``closure()``'s loss."""
-        loss = closure_loss(closure)
-        for group in self.param_groups:
-            self._update_group(group)
-        return loss
 
     def _update_group(self, group):
         lr = float(group['lr'])
