@@ -1,6 +1,6 @@
 """A tiny autograd demo: fit y = 3x - 2 (+ noise) with plain tensors and gradient descent.
 
-Run:  python examples/autograd_demo.py   (add --device cuda on a machine with CuPy and a GPU)
+Run:  python -m ember.examples.autograd_demo   (add --device cuda on a machine with CuPy and a GPU)
 """
 import argparse
 

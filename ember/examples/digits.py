@@ -9,7 +9,6 @@ accuracy, a checkpoint saved at the end and reloaded to check the accuracy is id
 """
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 import ember as torch
 import ember.nn as nn
 import ember.nn.functional as F
+from ember.examples._progress import Progress
 from ember.utils.data import DataLoader, TensorDataset
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'digits.npz')
@@ -48,31 +48,6 @@ class DigitNet(nn.Module):
 
     def forward(self, x):
         return self.classifier(self.features(x))
-
-
-def progress(iterable, desc, total):
-    """tqdm when installed, else a one-line text bar."""
-    try:
-        from tqdm import tqdm
-        return tqdm(iterable, desc=desc, total=total, leave=False, file=sys.stdout)
-    except ImportError:
-        return _TextBar(iterable, desc, total)
-
-
-class _TextBar:
-    def __init__(self, iterable, desc, total):
-        self.iterable, self.desc, self.total = iterable, desc, total
-
-    def __iter__(self):
-        for i, item in enumerate(self.iterable, 1):
-            done = int(20 * i / self.total)
-            print(f'\r{self.desc} [{"#" * done}{"." * (20 - done)}] {i}/{self.total}', end='',
-                  flush=True)
-            yield item
-        print('\r' + ' ' * (len(self.desc) + 40) + '\r', end='', flush=True)
-
-    def set_postfix_str(self, s):
-        pass
 
 
 def evaluate(model, loader, device):
@@ -150,8 +125,8 @@ def main(argv=None):
     for epoch in range(1, args.epochs + 1):
         model.train()
         running, seen = 0.0, 0
-        bar = progress(train_loader, f'epoch {epoch:2d}', len(train_loader))
-        for x, y in bar:
+        bar = Progress(len(train_loader), desc=f'epoch {epoch:2d}')
+        for step, (x, y) in enumerate(train_loader, 1):
             x, y = x.to(device), y.to(device)
             optimizer.zero_grad()
             loss = F.cross_entropy(model(x), y)
@@ -159,7 +134,8 @@ def main(argv=None):
             optimizer.step()
             running += loss.item() * len(y)
             seen += len(y)
-            bar.set_postfix_str(f'loss {running / seen:.4f}')
+            bar.update(step, running / seen)
+        bar.close()
         scheduler.step()
         test_loss, test_acc = evaluate(model, test_loader, device)
         history['train_loss'].append(running / seen)
