@@ -12,7 +12,8 @@ in; none when every stride is 1 without padding) and reduces the prod(k) boxes i
 output (maximum, sum) with NumPy working on contiguous operands; backward adds the gradient
 into phase buffers the same way and copies their interior back. The loop is over kernel
 offsets, never over output elements. Large NumPy inputs are handled in cache-sized blocks of
-planes, on all cores.
+planes, on all cores. Inputs that fit in cache (and CuPy arrays) skip the phases when no
+window reaches into the padding: their boxes are read as strided views of the input.
 
 Max pooling records, for each output element, which kernel offset won, as a small integer
 *code* (1 + the offset's rank in window order). PyTorch's rules follow: the first maximum in
@@ -21,10 +22,12 @@ window order wins ties, a NaN wins (the last NaN of the window), and a window ho
 positions within each input plane) are computed from the codes.
 
 Adaptive windows along a dim are ``[floor(o*i/O), ceil((o+1)*i/O))``. When O divides i they
-are plain non-overlapping windows (the code above, with k = s = i/O). Otherwise average
-pooling runs one dim at a time with a loop over that dim's O windows, and max pooling gathers
-the windows (padded to the longest by repeating their last element) as fractional max pooling
-does with its windows, which start at PyTorch's pseudo-random interval sequence of each plane.
+are plain non-overlapping windows (the code above, with k = s = i/O); O = 1 everywhere is a
+mean per plane. Otherwise pooling is separable and runs one dim at a time: average pooling
+multiplies by a sparse averaging matrix (a loop over the few elements of the longest window,
+each step gathering one element of every window), max pooling gathers the windows' elements
+the same way, as fractional max pooling does with its windows, which start at PyTorch's
+pseudo-random interval sequence of each plane.
 """
 import itertools
 import math
@@ -71,9 +74,14 @@ class _Plan:
     ``covers``      disjoint windows that together cover the whole input
     ``whole``       a single window holding the whole plane (reduced in one call)
     ``n_codes``     the number of kernel offsets, prod(kernel)
+    ``copy_operands`` copy each box into a contiguous slab before reducing it
+    ``direct``      where no window reaches into the padding: the same plan reading its
+                    boxes as strided views of the input itself (no phases, no copies),
+                    cheaper on inputs that fit in cache; else None
     """
     __slots__ = ('in_sizes', 'out_sizes', 'kernel', 'stride', 'padding', 'dilation', 'boxes',
-                 'phases', 'inside', 'padded', 'disjoint', 'covers', 'whole', 'n_codes')
+                 'phases', 'inside', 'padded', 'disjoint', 'covers', 'whole', 'n_codes',
+                 'copy_operands', 'direct')
 
 
 def _phase_geometry(i, o, k, s, p, d, r, q_max):
@@ -140,6 +148,32 @@ def window_plan(in_sizes, out_sizes, kernel, stride, padding, dilation):
     plan.covers = plan.disjoint and all(
         p == 0 and d == 1 and s == k and o * k == i for i, o, k, s, p, d in dims)
     plan.whole = plan.covers and all(o == 1 for o in out_sizes)
+    plan.copy_operands, plan.direct = True, None
+    if not plan.padded:
+        plan.direct = _direct_plan(plan)
+    return plan
+
+
+def _direct_plan(plan):
+    """``plan`` with boxes that are strided views of the (unpadded) input."""
+    direct = _Plan()
+    for name in _Plan.__slots__:
+        setattr(direct, name, getattr(plan, name))
+    offsets = itertools.product(*[range(k) for k in plan.kernel])
+    direct.boxes = tuple(
+        (code, 0, (Ellipsis,) + tuple(slice(kk * d, kk * d + (o - 1) * s + 1, s) for kk, d, o, s
+                                      in zip(offs, plan.dilation, plan.out_sizes, plan.stride)),
+         False)
+        for code, offs in enumerate(offsets, 1))
+    direct.phases, direct.copy_operands, direct.direct = None, False, None
+    return direct
+
+
+def _layout(plan, x):
+    """The plan to run on ``x`` (P, ...): the direct one for inputs that fit in cache (and
+    on GPUs), the phase one otherwise."""
+    if plan.direct is not None and (x.__class__ is not np.ndarray or x.nbytes <= _BLOCK_BYTES):
+        return plan.direct
     return plan
 
 
@@ -215,10 +249,12 @@ def _variants(base, prefix, names):
 
 
 def _operand(ph, pi, pb, whole_phase, slab):
-    """The window elements of one kernel offset as a contiguous array (copied into ``slab``
-    unless they are a whole phase)."""
+    """The window elements of one kernel offset: a whole phase, or a box of one copied into
+    ``slab`` (a contiguous array) unless ``slab`` is None."""
     if whole_phase:
         return ph[pi]
+    if slab is None:
+        return ph[pi][pb]
     slab[...] = ph[pi][pb]
     return slab
 
@@ -240,15 +276,23 @@ def _max_kernel(plan, fill):
     def kernel(out, x, code=None):
         xp = xp_of(x)
         ph = _phase_arrays(x, plan, fill)
-        slab = xp.empty(out.shape, out.dtype)
+        slab = xp.empty(out.shape, out.dtype) if plan.copy_operands else None
         _, pi, pb, whole = boxes[0]
-        out[...] = ph[pi] if whole else ph[pi][pb]
+        first = ph[pi] if whole else ph[pi][pb]
+        if len(boxes) == 1:
+            out[...] = first
+            if code is not None:
+                code.fill(1)
+            return
+        _, pi, pb, whole = boxes[1]              # the first two offsets in one pass
+        xs = _operand(ph, pi, pb, whole, slab)
         if code is not None:
-            code.fill(1)
-            mask = xp.empty(out.shape, bool)
+            mask = xp.greater(xs, first)
+            xp.add(mask, code.dtype.type(1), out=code)
             tmp = xp.empty(out.shape, code.dtype)
             c_type = code.dtype.type
-        for c, pi, pb, whole in boxes[1:]:
+        xp.maximum(first, xs, out=out)
+        for c, pi, pb, whole in boxes[2:]:
             xs = _operand(ph, pi, pb, whole, slab)
             if code is not None:
                 xp.greater(xs, out, out=mask)
@@ -281,6 +325,7 @@ def max_windows(x, plan, want_codes):
     if plan.whole:
         return _max_whole(x, plan, want_codes)
     xp = xp_of(x)
+    plan = _layout(plan, x)
     out = xp.empty(x.shape[:1] + plan.out_sizes, x.dtype)
     kernel = _max_kernel(plan, _lowest(x.dtype))
     plane_bytes = math.prod(plan.in_sizes) * x.itemsize
@@ -301,10 +346,11 @@ def _max_whole(x, plan, want_codes):
     shape = x.shape[:1] + plan.out_sizes
     if not x2.shape[0]:
         return xp.empty(shape, x.dtype), xp.empty(shape, _code_dtype(plan.n_codes))
-    out = x2.max(axis=1).reshape(shape)
     if not want_codes:
-        return out, None
-    code = (x2.argmax(axis=1) + 1).astype(_code_dtype(plan.n_codes)).reshape(shape)
+        return x2.max(axis=1).reshape(shape), None
+    first = x2.argmax(axis=1)                       # then the maxima: one pass, not two
+    out = x2.reshape(-1).take(xp.arange(0, x2.size, x2.shape[1]) + first).reshape(shape)
+    code = (first + 1).astype(_code_dtype(plan.n_codes)).reshape(shape)
     if out.dtype.kind == 'f' and bool(xp.isnan(out.min())):     # the last NaN of each plane
         flipped = xp.isnan(x2[:, ::-1]).argmax(axis=1)
         nan_code = (x2.shape[1] - flipped).astype(code.dtype).reshape(shape)
@@ -360,6 +406,7 @@ def max_windows_backward(g, code, plan):
         gin.reshape(n, -1)[xp.arange(n), code.reshape(n).astype(np.intp) - 1] = g.reshape(n)
         return gin
     gin = (xp.empty if plan.covers else xp.zeros)(shape, g.dtype)
+    plan = _layout(plan, gin)
     finite = g.size == 0 or bool(xp.isfinite(g.max() - g.min()))
     _over_planes(_max_backward_kernel(plan, finite), (gin, g, code),
                  math.prod(plan.in_sizes) * g.itemsize)
@@ -401,6 +448,7 @@ ADAPTIVE_MAX_POOL = _variants(_MaxPool, 'AdaptiveMaxPool', {1: 'SqueezeBackward1
 
 
 # ==== average pooling ============================================================================
+@lru_cache(maxsize=512)
 def avg_divisor(plan, count_include_pad, divisor_override):
     """The divisor of each window: a number, or per-dim 1-d arrays of counts (a tuple) whose
     outer product gives it (``_divisor_array``)."""
@@ -438,10 +486,15 @@ def _sum_kernel(plan, div):
 
     def kernel(out, x):
         ph = _phase_arrays(x, plan, 0)
-        slab = xp_of(x).empty(out.shape, out.dtype)
+        slab = xp_of(x).empty(out.shape, out.dtype) if plan.copy_operands else None
         _, pi, pb, whole = boxes[0]
-        out[...] = ph[pi] if whole else ph[pi][pb]
-        for _, pi, pb, whole in boxes[1:]:
+        first = ph[pi] if whole else ph[pi][pb]
+        if len(boxes) == 1:
+            out[...] = first
+        else:                                    # the first two offsets in one pass
+            _, pi, pb, whole = boxes[1]
+            xp_of(x).add(first, _operand(ph, pi, pb, whole, slab), out=out)
+        for _, pi, pb, whole in boxes[2:]:
             out += _operand(ph, pi, pb, whole, slab)
         if div is not None:
             out /= div
@@ -461,14 +514,18 @@ def _plane_sums(x2):
 
 
 def window_sums(x, plan, div=None):
-    """Sums of ``x`` (P, *S) over the windows of ``plan``, divided by ``div`` -> (P, *O)."""
+    """Sums of ``x`` (P, *S) over the windows of ``plan``, divided by ``div`` -> (P, *O).
+    float16 accumulates in float32."""
     xp = xp_of(x)
+    if x.dtype == np.float16:
+        return window_sums(x.astype(np.float32), plan, div).astype(np.float16)
     if plan.whole:
         sums = _plane_sums(x.reshape(x.shape[0], -1))
         out = (sums if div is None else sums / div).astype(x.dtype, copy=False)
         return out.reshape(x.shape[:1] + plan.out_sizes)
     out = xp.empty(x.shape[:1] + plan.out_sizes, x.dtype)
-    _over_planes(_sum_kernel(plan, div), (out, x), math.prod(plan.in_sizes) * x.itemsize)
+    _over_planes(_sum_kernel(_layout(plan, x), div), (out, x),
+                 math.prod(plan.in_sizes) * x.itemsize)
     return out
 
 
@@ -499,7 +556,7 @@ def window_sums_backward(g, plan, div=None):
         planes = gin.reshape(n, -1)
         planes[...] = (g if div is None else g / div).reshape(n, 1)
         return gin
-    _over_planes(_sum_backward_kernel(plan, div), (gin, g),
+    _over_planes(_sum_backward_kernel(_layout(plan, gin), div), (gin, g),
                  math.prod(plan.in_sizes) * g.itemsize)
     return gin
 
@@ -584,34 +641,59 @@ def adaptive_plan(in_sizes, out_sizes):
     return window_plan(tuple(in_sizes), tuple(out_sizes), k, k, (0,) * n, (1,) * n)
 
 
-def _adaptive_mean_1d(a, axis, o):
-    """Adaptive average of ``a`` along ``axis`` into ``o`` windows (a loop over windows)."""
-    xp = xp_of(a)
-    starts, ends = adaptive_bounds(a.shape[axis], o)
-    out = xp.empty(a.shape[:axis] + (o,) + a.shape[axis + 1:], a.dtype)
-    lead = (slice(None),) * axis
+@lru_cache(maxsize=256)
+def adaptive_columns(i, o, adjoint):
+    """Adaptive averaging of ``i`` inputs into ``o`` windows as a sparse (i, o) matrix W
+    (column j holds 1 / length over window j), or its transpose when ``adjoint``, stored by
+    columns: (rows (n_out, K), weights (n_out, K)) with each column's nonzeros padded by
+    zero weights to the longest column's K."""
+    starts, ends = adaptive_bounds(i, o)
+    w = np.zeros((i, o))
     for j, (s, e) in enumerate(zip(starts, ends)):
-        a[lead + (slice(s, e),)].sum(axis=axis, out=out[lead + (j,)])
-    counts = (np.array(ends) - np.array(starts)).astype(a.dtype)
-    out /= xp.asarray(counts).reshape((o,) + (1,) * (a.ndim - axis - 1))
+        w[s:e, j] = 1.0 / (e - s)
+    if adjoint:
+        w = w.T
+    k = int((w != 0).sum(axis=0).max())
+    rows = np.zeros((w.shape[1], k), np.intp)
+    weights = np.zeros((w.shape[1], k))
+    for j in range(w.shape[1]):
+        nz = np.flatnonzero(w[:, j])
+        rows[j, :nz.size], weights[j, :nz.size] = nz, w[nz, j]
+    return rows, weights
+
+
+def _times_columns(a, rows, weights):
+    """``a`` (R, n_in) times the sparse matrix stored by columns -> (R, n_out): a loop over
+    the K nonzeros of the columns, each a gather of all columns at once."""
+    out = a[:, rows[:, 0]]
+    out *= weights[:, 0]
+    for k in range(1, rows.shape[1]):
+        t = a[:, rows[:, k]]
+        t *= weights[:, k]
+        out += t
     return out
 
 
-def _adaptive_mean_1d_backward(g, axis, i):
-    """Adjoint of ``_adaptive_mean_1d``: spread each window's gradient over its inputs."""
-    xp = xp_of(g)
-    starts, ends = adaptive_bounds(i, g.shape[axis])
-    gin = xp.zeros(g.shape[:axis] + (i,) + g.shape[axis + 1:], g.dtype)
-    lead = (slice(None),) * axis
-    for j, (s, e) in enumerate(zip(starts, ends)):
-        gs = gin[lead + (slice(s, e),)]
-        gs += g[lead + (slice(j, j + 1),)] / (e - s)
-    return gin
+def _adaptive_means(a, in_sizes, out_sizes, adjoint):
+    """Adaptive averages of ``a`` (P, *in_sizes) -> (P, *out_sizes) (or, ``adjoint``, the
+    gradient (P, *out_sizes) -> (P, *in_sizes)), one dim at a time: each step averages the
+    last dim and rotates the new dim to the front of the spatial dims, so after nd steps the
+    dims are back in order."""
+    xp = xp_of(a)
+    for i, o in reversed(list(zip(in_sizes, out_sizes))):
+        if i != o:
+            rows, weights = adaptive_columns(i, o, adjoint)
+            rows, weights = xp.asarray(rows), xp.asarray(weights, a.dtype)
+            a = _times_columns(a.reshape(-1, a.shape[-1]), rows, weights).reshape(
+                a.shape[:-1] + (rows.shape[0],))
+        if a.ndim > 2:
+            a = xp.ascontiguousarray(xp.moveaxis(a, -1, 1))
+    return a
 
 
 class _AdaptiveAvgPool(Op):
     """Adaptive average pooling of the last nd dims: forward(x, out_sizes). Plain windows
-    when the sizes divide, else one dim at a time."""
+    when the sizes divide, else one sparse averaging matrix per dim."""
 
     @staticmethod
     def forward(ctx, x, out_sizes):
@@ -622,13 +704,11 @@ class _AdaptiveAvgPool(Op):
         if x.size == 0 or 0 in out_sizes:
             return xp_of(x).zeros(shape, x.dtype)
         plan = ctx.plan = adaptive_plan(in_sizes, out_sizes)
-        out = _planes(x, nd)
         if plan is not None:
-            return window_sums(out, plan, plan.n_codes).reshape(shape)
-        for j, (i, o) in enumerate(zip(in_sizes, out_sizes)):
-            if i != o:
-                out = _adaptive_mean_1d(out, 1 + j, o)
-        return out.reshape(shape)
+            return window_sums(_planes(x, nd), plan, plan.n_codes).reshape(shape)
+        dt = np.float32 if x.dtype == np.float16 else x.dtype
+        out = _adaptive_means(_planes(x, nd).astype(dt, copy=False), in_sizes, out_sizes, False)
+        return out.reshape(shape).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -636,14 +716,13 @@ class _AdaptiveAvgPool(Op):
         nd = len(out_sizes)
         if g.size == 0 or math.prod(in_shape) == 0:
             return xp_of(g).zeros(in_shape, g.dtype)
-        gin = _planes(g, nd)
         if ctx.plan is not None:
-            return window_sums_backward(gin, ctx.plan, ctx.plan.n_codes).reshape(in_shape)
-        in_sizes = in_shape[len(in_shape) - nd:]
-        for j in reversed(range(nd)):
-            if in_sizes[j] != out_sizes[j]:
-                gin = _adaptive_mean_1d_backward(gin, 1 + j, in_sizes[j])
-        return gin.reshape(in_shape)
+            gin = window_sums_backward(_planes(g, nd), ctx.plan, ctx.plan.n_codes)
+            return gin.reshape(in_shape)
+        dt = np.float32 if g.dtype == np.float16 else g.dtype
+        gin = _adaptive_means(_planes(g, nd).astype(dt, copy=False),
+                              in_shape[len(in_shape) - nd:], out_sizes, True)
+        return gin.reshape(in_shape).astype(g.dtype, copy=False)
 
 
 ADAPTIVE_AVG_POOL = _variants(_AdaptiveAvgPool, 'AdaptiveAvgPool',
@@ -651,54 +730,120 @@ ADAPTIVE_AVG_POOL = _variants(_AdaptiveAvgPool, 'AdaptiveAvgPool',
                                3: 'AdaptiveAvgPool3DBackward0'})
 
 
-GLOBAL_AVG_POOL = _variants(_AdaptiveAvgPool, 'GlobalAvgPool',      # PyTorch takes a mean
+class _GlobalAvgPool(Op):
+    """The mean of each plane of the last nd dims: forward(x, nd) -> (..., 1, ..., 1)."""
+
+    @staticmethod
+    def forward(ctx, x, nd):
+        lead = x.shape[:x.ndim - nd]
+        size = math.prod(x.shape[x.ndim - nd:])
+        sums = _plane_sums(x.reshape(-1, size))
+        ctx.in_shape, ctx.size = x.shape, size
+        if sums.dtype == x.dtype:
+            sums /= size
+        else:
+            sums = (sums / size).astype(x.dtype)
+        return sums.reshape(lead + (1,) * nd)
+
+    @staticmethod
+    def backward(ctx, g):
+        size = ctx.size
+        gin = xp_of(g).empty(ctx.in_shape, g.dtype)
+        gin.reshape(-1, size)[...] = g.reshape(-1, 1) / size
+        return gin
+
+
+GLOBAL_AVG_POOL = _variants(_GlobalAvgPool, 'GlobalAvgPool',      # PyTorch takes a mean
                             {1: 'SqueezeBackward1', 2: 'MeanBackward1', 3: 'MeanBackward1'})
 
 
 def adaptive_avg_pool(input, out_sizes):
     """Adaptive average pooling of Tensor ``input`` to ``out_sizes`` (a tuple per spatial
     dim)."""
-    table = GLOBAL_AVG_POOL if all(o == 1 for o in out_sizes) else ADAPTIVE_AVG_POOL
-    return table[len(out_sizes)].apply(input, out_sizes)
+    nd = len(out_sizes)
+    if out_sizes == (1,) * nd and 0 not in input._data.shape[input._data.ndim - nd:]:
+        return GLOBAL_AVG_POOL[nd].apply(input, nd)
+    return ADAPTIVE_AVG_POOL[nd].apply(input, out_sizes)
 
 
 # ==== max pooling over gathered windows (adaptive, fractional) ===================================
-def gathered_max(x2, positions, in_sizes):
-    """Max pooling over windows given by coordinates. ``x2`` (P, L) holds the input planes;
-    ``positions[j]`` (P or 1, O_j, K_j) the input coordinate along spatial dim j of element
-    k of window o. Returns (out (P, M), idx (P, M)): maxima and their flat positions in the
-    plane (int64), M = prod(O_j), with max pooling's rules for ties and NaN."""
-    xp = xp_of(x2)
-    nd = len(positions)
-    strides = _plane_strides(in_sizes)
-    out_sizes = tuple(p.shape[1] for p in positions)
-    rows = max(p.shape[0] for p in positions)
+class Intervals:
+    """Windows along one dim: window o of plane p covers ``[starts[p, o], ends[p, o])``
+    (``starts``, ``ends``: int64 (R, O)), at most ``length`` elements long. Either R = 1 (every
+    plane shares them), or R = P and every window is exactly ``length`` long."""
+    __slots__ = ('starts', 'ends', 'length')
 
-    def flat(offs):
-        f = 0
-        for j, kk in enumerate(offs):
-            pos = positions[j]
-            f = f + (pos[:, :, kk] * strides[j]).reshape(
-                (pos.shape[0],) + (1,) * j + (out_sizes[j],) + (1,) * (nd - 1 - j))
-        return xp.broadcast_to(f, (rows,) + out_sizes).reshape(rows, -1)
+    def __init__(self, starts, ends, length):
+        self.starts, self.ends, self.length = starts, ends, length
 
-    def values(f):
-        return x2[:, f[0]] if rows == 1 else xp.take_along_axis(x2, f, axis=1)
 
-    combos = list(itertools.product(*[range(p.shape[2]) for p in positions]))
-    f = flat(combos[0])
-    out = values(f)
-    idx = xp.broadcast_to(f, out.shape).copy()
-    for offs in combos[1:]:
-        f = flat(offs)
-        v = values(f)
-        xp.copyto(idx, f, where=v > out)
-        xp.maximum(out, v, out=out)
-    if out.dtype.kind == 'f' and out.size and bool(xp.isnan(out.max())):
-        for offs in combos:
-            f = flat(offs)
-            xp.copyto(idx, f, where=xp.isnan(values(f)))
-    return out, idx
+def _window_max_rows(at, win, planes, nan_rule):
+    """Max over the windows ``win`` (an ``Intervals``) along axis 0 of ``at`` (S, M*P): the
+    rows of ``planes`` = P planes, transposed so that column m*P + p holds row m of plane p.
+    Returns (maxima (O, M*P), winners' coordinates (O, M*P) int64): the first maximum of a
+    window wins; with ``nan_rule`` a NaN wins, the last one. Working on transposed rows keeps
+    the long axis innermost."""
+    xp = xp_of(at)
+    cols = at.shape[1]
+    if win.starts.shape[0] == 1:
+        starts, last = win.starts[0], win.ends[0] - 1
+
+        def gather(k):
+            return at[xp.minimum(starts + k, last)]
+    else:       # per-plane windows of ``length`` elements: flat positions of their starts
+        starts = win.starts.T[:, None, :]                                 # (O, 1, P)
+        first = (starts * cols + xp.arange(cols, dtype=np.int64).reshape(-1, planes)).reshape(
+            -1, cols)
+        flat = at.reshape(-1)
+
+        def gather(k):              # element k of every window: the start's, k rows down
+            return flat[k * cols:].take(first)
+    best = gather(0)
+    won = xp.zeros(best.shape, _code_dtype(win.length))       # which element k won
+    tmp = xp.empty(best.shape, won.dtype)
+    for k in range(1, win.length):
+        v = gather(k)
+        mask = v > best
+        if nan_rule:
+            mask |= xp.isnan(v)
+        xp.maximum(best, v, out=best)           # NaN propagates: it decides on nan_rule
+        xp.multiply(mask, won.dtype.type(k), out=tmp)        # winners only grow with k
+        xp.maximum(won, tmp, out=won)
+    if win.starts.shape[0] == 1:
+        return best, xp.minimum(starts[:, None] + won, last[:, None])
+    return best, (starts + won.reshape(starts.shape[0], -1, planes)).reshape(won.shape)
+
+
+def gathered_max(x, windows, nan_rule=False):
+    """Max pooling of ``x`` (P, *S) over windows that are products of per-dim intervals
+    (``windows[j]``: the ``Intervals`` of dim j). Returns (out (P, *O), idx (P, *O)): maxima
+    and their flat positions in the plane (int64), the first maximum in row-major window
+    order winning, or the last NaN. Separable: one dim at a time from the last, each step
+    moving the reduced dim to the front of the spatial dims."""
+    xp = xp_of(x)
+    n = x.shape[0]
+    if x.size == 0:
+        shape = (n,) + tuple(w.starts.shape[1] for w in windows)
+        return xp.empty(shape, x.dtype), xp.empty(shape, np.int64)
+    strides = _plane_strides(x.shape[1:])
+    a, flat = x, None
+    for j in reversed(range(len(windows))):
+        size = a.shape[-1]
+        m = a.size // (n * size)
+        at = xp.ascontiguousarray(a.reshape(n, m, size).transpose(2, 1, 0))    # (S, M, P)
+        best, coord = _window_max_rows(at.reshape(size, -1), windows[j], n, nan_rule)
+        idx = coord * strides[j]
+        if flat is not None:        # the earlier dims' positions of each winner
+            rows = (xp.arange(m, dtype=np.int64) * size)[:, None] + \
+                xp.arange(0, flat.size, m * size, dtype=np.int64)
+            idx += flat.reshape(-1).take(coord + rows.reshape(-1))
+        o = best.shape[0]
+        rotated = (n, o) + a.shape[1:-1]
+        a = xp.ascontiguousarray(best.reshape(o, m, n).transpose(2, 0, 1)).reshape(rotated)
+        flat = xp.ascontiguousarray(idx.reshape(o, m, n).transpose(2, 0, 1)).reshape(rotated)
+    if not nan_rule and a.dtype.kind == 'f' and bool(xp.isnan(a.max())):
+        return gathered_max(x, windows, True)
+    return a, flat
 
 
 def gathered_max_backward(g, idx, plane_size):
@@ -712,15 +857,15 @@ def gathered_max_backward(g, idx, plane_size):
 
 
 class _GatheredMaxPool(Op):
-    """Max pooling of the last nd dims over windows given by coordinates:
-    forward(x, positions, return_indices) (``positions`` as in ``gathered_max``)."""
+    """Max pooling of the last nd dims over windows that are products of intervals:
+    forward(x, windows, return_indices) (``windows`` as in ``gathered_max``)."""
 
     @staticmethod
-    def forward(ctx, x, positions, return_indices):
-        nd = len(positions)
+    def forward(ctx, x, windows, return_indices):
+        nd = len(windows)
         in_sizes = x.shape[x.ndim - nd:]
-        shape = x.shape[:x.ndim - nd] + tuple(p.shape[1] for p in positions)
-        out, idx = gathered_max(x.reshape(-1, math.prod(in_sizes)), positions, in_sizes)
+        shape = x.shape[:x.ndim - nd] + tuple(w.starts.shape[1] for w in windows)
+        out, idx = gathered_max(_planes(x, nd), windows)
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(idx)
             ctx.in_shape, ctx.plane = x.shape, math.prod(in_sizes)
@@ -730,7 +875,9 @@ class _GatheredMaxPool(Op):
     @staticmethod
     def backward(ctx, g, g_indices=None):
         idx, = ctx.saved
-        gin = gathered_max_backward(g.reshape(idx.shape), idx, ctx.plane)
+        n = idx.shape[0]
+        m = math.prod(idx.shape[1:])
+        gin = gathered_max_backward(g.reshape(n, m), idx.reshape(n, m), ctx.plane)
         return gin.reshape(ctx.in_shape)
 
 
@@ -742,17 +889,14 @@ FRACTIONAL_MAX_POOL = _variants(_GatheredMaxPool, 'FractionalMaxPool',
                                  3: 'FractionalMaxPool3DBackward0'})
 
 
-def adaptive_positions(in_sizes, out_sizes, xp):
-    """``gathered_max`` coordinates of adaptive windows, shared by every plane: (1, O, K)
-    per dim, each window padded to the longest (K) by repeating its last element."""
-    positions = []
+def adaptive_windows(in_sizes, out_sizes, xp):
+    """``gathered_max`` windows of adaptive pooling, shared by every plane."""
+    windows = []
     for i, o in zip(in_sizes, out_sizes):
-        starts, ends = adaptive_bounds(i, o)
-        starts, ends = np.array(starts), np.array(ends)
-        k = int((ends - starts).max(initial=1))
-        pos = np.minimum(starts[:, None] + np.arange(k), ends[:, None] - 1)
-        positions.append(xp.asarray(pos[None]))
-    return tuple(positions)
+        starts, ends = (np.array(b, np.int64)[None] for b in adaptive_bounds(i, o))
+        windows.append(Intervals(xp.asarray(starts), xp.asarray(ends),
+                                 int((ends - starts).max(initial=1))))
+    return tuple(windows)
 
 
 def fractional_starts(u, i, k, o):
@@ -770,13 +914,14 @@ def fractional_starts(u, i, k, o):
     return xp.clip(xp.concatenate([starts, last], axis=1), 0, i - k)
 
 
-def fractional_positions(samples, in_sizes, kernel, out_sizes):
-    """``gathered_max`` coordinates of fractional max pooling windows: ``samples`` (P, nd)
-    holds each plane's random numbers, column j for spatial dim j -> (P, O, k) per dim."""
-    xp = xp_of(samples)
-    return tuple(fractional_starts(samples[:, j], i, k, o)[:, :, None]
-                 + xp.arange(k, dtype=np.int64)
-                 for j, (i, k, o) in enumerate(zip(in_sizes, kernel, out_sizes)))
+def fractional_windows(samples, in_sizes, kernel, out_sizes):
+    """``gathered_max`` windows of fractional max pooling: ``samples`` (P, nd) holds each
+    plane's random numbers, column j for spatial dim j."""
+    windows = []
+    for j, (i, k, o) in enumerate(zip(in_sizes, kernel, out_sizes)):
+        starts = fractional_starts(samples[:, j], i, k, o)
+        windows.append(Intervals(starts, starts + k, k))
+    return tuple(windows)
 
 
 # ==== max unpooling ==============================================================================
@@ -793,7 +938,7 @@ class _MaxUnpool(Op):
         x2 = x.reshape(n, -1)
         i2 = indices.reshape(x2.shape)
         if i2.size and (int(i2.min()) < 0 or int(i2.max()) >= size):
-            bad = int(i2[(i2 < 0) | (i2 >= size)][0])
+            bad = int(i2[(i2 < 0) | (i2 >= size)][-1])       # PyTorch reports the last
             volume = 'x'.join(map(str, out_sizes + ((1,) if nd == 1 else ())))
             raise RuntimeError(f'Found an invalid max index: {bad} (output volumes are of size '
                                f'{volume})')
@@ -824,8 +969,8 @@ def adaptive_max_pool(input, out_sizes, return_indices):
     plan = adaptive_plan(in_sizes, out_sizes)
     if plan is not None:
         return ADAPTIVE_MAX_POOL[nd].apply(input, plan, return_indices)
-    positions = adaptive_positions(in_sizes, out_sizes, xp_of(input._data))
-    return ADAPTIVE_MAX_GATHERED[nd].apply(input, positions, return_indices)
+    windows = adaptive_windows(in_sizes, out_sizes, xp_of(input._data))
+    return ADAPTIVE_MAX_GATHERED[nd].apply(input, windows, return_indices)
 
 
 def fractional_max_pool(input, kernel, out_sizes, samples, return_indices):
@@ -835,5 +980,5 @@ def fractional_max_pool(input, kernel, out_sizes, samples, return_indices):
     x = input._data
     batch = x.shape[0] if x.ndim == nd + 2 else 1
     u = samples._data[:batch].reshape(-1, nd)[:, (1, 0) if nd == 2 else (0, 1, 2)]  # 2-d: (w, h)
-    positions = fractional_positions(u, tuple(x.shape[x.ndim - nd:]), kernel, out_sizes)
-    return FRACTIONAL_MAX_POOL[nd].apply(input, positions, return_indices)
+    windows = fractional_windows(u, tuple(x.shape[x.ndim - nd:]), kernel, out_sizes)
+    return FRACTIONAL_MAX_POOL[nd].apply(input, windows, return_indices)

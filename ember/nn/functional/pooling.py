@@ -7,12 +7,12 @@ dim is floor((i + 2p - d(k-1) - 1) / s) + 1 (``ceil`` in ceil mode, where the la
 must start inside the input or its left padding).
 """
 import math
+from functools import lru_cache
 
 import numpy as np
 
 from ..._random import rand
 from ..._tensor import Tensor, _NP_NAMES, _dim
-from ...autograd.grad_mode import GRAD
 from ...ops import pooling as P
 
 __all__ = ['max_pool1d', 'max_pool2d', 'max_pool3d', 'max_pool1d_with_indices',
@@ -31,7 +31,20 @@ _POSITIONS = {'kernel_size': 2, 'stride': 3, 'padding': 4, 'dilation': 5, 'outpu
 
 # ==== argument parsing ===========================================================================
 def _is_int(v):
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+    """An integer argument: a Python or NumPy int, or an integer 0-d tensor (not a bool)."""
+    if isinstance(v, (int, np.integer)):
+        return not isinstance(v, bool)
+    return isinstance(v, Tensor) and v.dim() == 0 and v._data.dtype.kind in 'iu'
+
+
+def _element_error(fn, arg, j, v, position=None):
+    """PyTorch's TypeError for the non-int element ``v`` at index ``j`` of a size argument."""
+    if j == 0:
+        position = position or _POSITIONS[arg]
+        return TypeError(f"{fn}(): argument '{arg}' (position {position}) must be tuple "
+                         f"of ints, but found element of type {type(v).__name__} at pos 0")
+    return TypeError(f"{fn}(): argument '{arg}' failed to unpack the object at pos {j + 1} with "
+                     f'error "type must be tuple of ints,but got {type(v).__name__}"')
 
 
 def _check_input(input, fn):
@@ -66,9 +79,7 @@ def _ints(value, nd, fn, arg):
     if isinstance(value, (tuple, list)):
         for j, v in enumerate(value):
             if not _is_int(v):
-                raise TypeError(f"{fn}(): argument '{arg}' (position {_POSITIONS[arg]}) must be "
-                                f"tuple of ints, but found element of type {type(v).__name__} "
-                                f"at pos {j}")
+                raise _element_error(fn, arg, j, v)
         if len(value) == 1:
             return (int(value[0]),) * nd
         if len(value) != nd:
@@ -194,33 +205,59 @@ def _as_2d(shape, args):
     return shape[:-1] + (1, shape[-1]), ((1,) + k, (1,) + s, (0,) + p, (1,) + d)
 
 
-def _plan(input, nd, args, out):
+def _plan(shape, nd, args, out):
     k, s, p, d = args
-    return P.window_plan(tuple(input.shape[input.dim() - nd:]), out, k, s, p, d)
+    return P.window_plan(shape[len(shape) - nd:], out, k, s, p, d)
+
+
+def _plain(v):
+    """None, an int or a tuple of ints (exactly: no bools, floats or lists), so that equal
+    values are interchangeable as cache keys."""
+    return v is None or v.__class__ is int or (
+        v.__class__ is tuple and all(e.__class__ is int for e in v))
+
+
+def _cached(fn, n_plain, *args):
+    """``fn(*args)`` through its lru_cache when the ``n_plain`` window arguments after the
+    first two are plain, else directly (so that their type errors are raised every time)."""
+    for a in args[2:2 + n_plain]:
+        if not _plain(a):
+            return fn.__wrapped__(*args)
+    return fn(*args)
 
 
 # ==== max pooling ================================================================================
-def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+@lru_cache(maxsize=1024)
+def _max_plan(nd, shape, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    """The checked window plan of max pooling an input of ``shape``."""
     fn = f'max_pool{nd}d'
-    _check_input(input, fn)
     args = _window_args(fn, nd, kernel_size, stride, padding, dilation)
-    shape = tuple(input.shape)
     if nd == 1:
-        if input.dim() not in (2, 3) or not all(shape[1:] if input.dim() == 3 else shape):
+        if len(shape) not in (2, 3) or not all(shape[1:] if len(shape) == 3 else shape):
             raise RuntimeError('max_pool1d: Expected 2D or 3D (batch mode) tensor with optional '
                                f'0 dim batch size for input, but got:{list(shape)}')
-        if not (return_indices or (input.requires_grad and GRAD.enabled)):
+        if return_indices:      # PyTorch's 2-d kernel on a height of 1, and its checks
+            shape2, args2 = _as_2d(shape, args)
+            out = _check_2d_style('max_pool2d', shape2, 2, *args2, ceil_mode, False)[1:]
+        else:
             out = _max_pool_1d_checks(shape, *args, ceil_mode)
-            _check_dtype(input, 'max_pool1d_impl')
-            return P.MAX_POOL[1].apply(input, _plan(input, 1, args, out), False)
-        shape2, args2 = _as_2d(shape, args)
-        out = _check_2d_style('max_pool2d', shape2, 2, *args2, ceil_mode, False)[1:]
-        _check_dtype(input, 'max_pool2d', ints=True)
     else:
         _check_dims_2d_style(fn, shape, nd)
         out = _check_2d_style(fn, shape, nd, *args, ceil_mode, False)
-        _check_dtype(input, fn, ints=True)
-    return P.MAX_POOL[nd].apply(input, _plan(input, nd, args, out), bool(return_indices))
+    return _plan(shape, nd, args, out)
+
+
+def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    if not isinstance(input, Tensor):
+        _check_input(input, f'max_pool{nd}d')
+    plan = _cached(_max_plan, 4, nd, input._data.shape, kernel_size, stride, padding, dilation,
+                   bool(ceil_mode), bool(return_indices))
+    if input._data.dtype.kind != 'f':
+        if nd > 1 or return_indices:
+            _check_dtype(input, 'max_pool2d' if nd == 1 else f'max_pool{nd}d', ints=True)
+        else:
+            _check_dtype(input, 'max_pool1d_impl')
+    return P.MAX_POOL[nd].apply(input, plan, bool(return_indices))
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -262,16 +299,15 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 
 
 # ==== average pooling ============================================================================
-def _avg_geometry(nd, input, kernel_size, stride, padding, ceil_mode, fn=None):
-    """Checked (plan of the window geometry) of average pooling (and of LP pooling, which
-    PyTorch runs as an average pooling)."""
-    fn = fn or f'avg_pool{nd}d'
-    _check_input(input, fn)
+@lru_cache(maxsize=1024)
+def _avg_plan(nd, shape, kernel_size, stride, padding, ceil_mode):
+    """The checked window plan of average pooling (and of LP pooling, which PyTorch runs as
+    an average pooling) an input of ``shape``."""
+    fn = f'avg_pool{nd}d'
     args = _window_args(fn, nd, kernel_size, stride, padding)
-    shape = tuple(input.shape)
     if nd == 1:
-        if input.dim() not in (2, 3):
-            raise RuntimeError(f'Expected 2 to 3 dimensions, but got {input.dim()}-dimensional '
+        if len(shape) not in (2, 3):
+            raise RuntimeError(f'Expected 2 to 3 dimensions, but got {len(shape)}-dimensional '
                                "tensor for argument #1 'self' (while checking arguments for "
                                'avg_pool1d)')
         shape2, args2 = _as_2d(shape, args)
@@ -280,7 +316,14 @@ def _avg_geometry(nd, input, kernel_size, stride, padding, ceil_mode, fn=None):
     else:
         _check_dims_2d_style(fn, shape, nd)
         out = _check_2d_style(fn, shape, nd, *args, ceil_mode, True)
-    return _plan(input, nd, args, out)
+    return _plan(shape, nd, args, out)
+
+
+def _avg_geometry(nd, input, kernel_size, stride, padding, ceil_mode):
+    if not isinstance(input, Tensor):
+        _check_input(input, f'avg_pool{nd}d')
+    return _cached(_avg_plan, 3, nd, input._data.shape, kernel_size, stride, padding,
+                   bool(ceil_mode))
 
 
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
@@ -288,9 +331,10 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
     plan = _avg_geometry(nd, input, kernel_size, stride, padding, ceil_mode)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError('divisor must be not zero')
-    name = 'avg_pool3d_out_frame' if nd == 3 else 'avg_pool2d'
-    _check_dtype(input, name, ints='long', half=nd != 3)
-    divisor = P.avg_divisor(plan, count_include_pad, divisor_override)
+    if input._data.dtype.kind != 'f' or nd == 3:
+        _check_dtype(input, 'avg_pool3d_out_frame' if nd == 3 else 'avg_pool2d', ints='long',
+                     half=nd != 3)
+    divisor = _cached(P.avg_divisor, 1, plan, bool(count_include_pad), divisor_override)
     return P.AVG_POOL[nd].apply(input, plan, divisor)
 
 
@@ -323,9 +367,13 @@ def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):
         return _max_pool(nd, input.abs(), kernel_size, stride, 0, 1, ceil_mode, False)
     inv = 1.0 / norm_type
     plan = _avg_geometry(nd, input, kernel_size, stride, 0, ceil_mode)
+    name = 'avg_pool3d_out_frame' if nd == 3 else 'avg_pool2d'
     if input._data.dtype.kind != 'f':     # PyTorch's integer arithmetic, then a float power
-        avg = P.AVG_POOL[nd].apply(input.pow(norm_type), plan, P.avg_divisor(plan, True, None))
+        powered = input.pow(norm_type)
+        _check_dtype(powered, name, ints='long', half=nd != 3)
+        avg = P.AVG_POOL[nd].apply(powered, plan, P.avg_divisor(plan, True, None))
         return (avg * plan.n_codes).pow(inv)
+    _check_dtype(input, name, half=nd != 3)
     return P.LPPool.apply(input, plan, norm_type, P.avg_divisor(plan, True, None))
 
 
@@ -360,9 +408,7 @@ def _adaptive_sizes(fn, nd, input, output_size, avg):
                                 f'ints, not {type(output_size).__name__}')
             for j, v in enumerate(output_size):
                 if not _is_int(v):
-                    raise TypeError(f"{fn}(): argument 'output_size' (position 2) must be tuple "
-                                    f'of ints, but found element of type {type(v).__name__} at '
-                                    f'pos {j}')
+                    raise _element_error(fn, 'output_size', j, v)
             if len(output_size) != 1:
                 raise RuntimeError(f"{fn}() argument 'output_size' should contain one int (got "
                                    f'{len(output_size)})')
@@ -376,9 +422,8 @@ def _adaptive_sizes(fn, nd, input, output_size, avg):
                           for j, v in enumerate(output_size))
             for j, v in enumerate(sizes):
                 if not _is_int(v):
-                    raise TypeError(f"{fn}(): argument 'output_size' (position 2) must be tuple "
-                                    f'of ints, but found element of type {type(v).__name__} at '
-                                    f'pos {j}')
+                    raise _element_error(fn, 'output_size', j, v)
+            sizes = tuple(int(v) for v in sizes)
             if n != nd:
                 raise RuntimeError(f'{fn}: output_size must be {nd}' if avg else
                                    f'{fn}(): internal error: output_size.size() must be {nd}')
@@ -484,8 +529,10 @@ def _fractional(nd, input, kernel_size, output_size, output_ratio, return_indice
         raise ValueError(f'{fn} requires specifying either an output_size or an output_ratio')
     shape = tuple(input.shape)
     if output_size is None:
-        len(output_ratio)               # PyTorch's TypeError for a bare number
-        ratio = tuple(output_ratio)
+        if nd == 2:
+            len(output_ratio)           # PyTorch's 2-d function: TypeError for a bare number
+        ratio = tuple(output_ratio) if isinstance(output_ratio, (tuple, list)) \
+            else (output_ratio,) * nd
         output_size = [int(shape[len(shape) - nd + j] * ratio[j]) for j in range(nd)]
     three = 'three ' if nd == 3 else ''
     kernel = _fractional_ints(kernel_size, nd, f'{fn}: kernel_size must either be a single Int '
@@ -508,7 +555,7 @@ def _fractional(nd, input, kernel_size, output_size, output_ratio, return_indice
     _check_samples(samples, batch, channels, nd, input)
     for name, i, k, o in zip(('time', 'height', 'width')[3 - nd:], shape[len(shape) - nd:],
                              kernel, sizes):
-        if o + k - 1 > i:
+        if o + k - 1 > i or nd == 3 and o + k - 1 == i:     # PyTorch's 3-d rule is strict
             raise RuntimeError(f'{where}(): pool {name} {k} too large relative to input {name} '
                                f'{i}')
     _check_dtype(input, f'{fn}_out_frame')
@@ -579,9 +626,26 @@ def _unpool_sizes(shape, nd, kernel, stride, padding, output_size):
     return sizes
 
 
+def _check_unpool_floats(input, nd, kernel_size, stride, padding, output_size):
+    """PyTorch computes the default output size in Python, so float window arguments give a
+    TypeError about its non-integer ``output_size`` (passed to the 2-d kernel for 1-d)."""
+    if output_size is not None:
+        return
+    args = [kernel_size, kernel_size if stride is None else stride, padding]
+    seqs = [tuple(a) if isinstance(a, (tuple, list)) else (a,) * nd for a in args]
+    if any(len(q) != nd or not all(isinstance(v, (int, float)) for v in q) for q in seqs) or \
+            all(_is_int(v) for q in seqs for v in q):
+        return
+    sizes = [(i - 1) * s - 2 * p + k for i, k, s, p in
+             zip(input.shape[input.dim() - nd:], *seqs)] + ([1] if nd == 1 else [])
+    j = next(j for j, v in enumerate(sizes) if not _is_int(v))
+    raise _element_error(f'max_unpool{max(nd, 2)}d', 'output_size', j, sizes[j], 3)
+
+
 def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     fn = f'max_unpool{nd}d'
     _check_input(input, fn)
+    _check_unpool_floats(input, nd, kernel_size, stride, padding, output_size)
     kernel = _ints(kernel_size, nd, fn, 'kernel_size')
     stride = kernel if stride is None else _ints(stride, nd, fn, 'stride')
     padding = _ints(padding, nd, fn, 'padding')
