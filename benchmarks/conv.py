@@ -1,21 +1,35 @@
 """ember vs torch on convolutional models: the four workloads of the convolution issue (training
 steps and inference, float32), plus single convolution layers forward and forward+backward.
 
-    python benchmarks/conv.py                 # everything, CPU
+    python benchmarks/conv.py                 # everything, CPU, all cores
     python benchmarks/conv.py --only layers   # layers, lenet, convbn, resnet34 or text
     python benchmarks/conv.py --quick         # fewer repeats
+    python benchmarks/conv.py --threads 1     # one thread in BLAS, torch and ember
     python benchmarks/conv.py --device cuda
 
 Both libraries run the same model code with the same weights (torch's initialisation copied into
 ember) on the same data. Ratios are ember time / torch time (below 1 means ember is faster).
-The models need MaxPool1d/MaxPool2d and AdaptiveAvgPool2d from ember.nn.
+The models need MaxPool1d/MaxPool2d and AdaptiveAvgPool2d from ember.nn. On a machine shared
+with other jobs, multi-threaded timings swing widely (BLAS and OpenMP threads wait for a busy
+core); ``--threads 1`` gives steadier ratios of the work each library does.
 """
 import argparse
 import os
 import sys
 
-import numpy as np
-import torch
+
+def _threads_from_argv():
+    """``--threads N`` must reach OpenBLAS and OpenMP before NumPy and torch are imported."""
+    for i, arg in enumerate(sys.argv[:-1]):
+        if arg == '--threads':
+            for var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+                os.environ[var] = sys.argv[i + 1]
+
+
+_threads_from_argv()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import ember  # noqa: E402
@@ -160,28 +174,31 @@ def section_resnet34(libs, min_time, repeats):
     print_row('forward (eval, no_grad)', e, t)
 
 
-LAYERS = [  # (label, batch, in_channels, size, out_channels, kernel, stride, padding)
-    ('LeNet conv1', 64, 3, 32, 6, 5, 1, 0),
-    ('LeNet conv2', 64, 6, 14, 16, 5, 1, 0),
-    ('conv-BN conv 3->32 @64', 32, 3, 64, 32, 3, 1, 1),
-    ('conv-BN conv 32->32 @64', 32, 32, 64, 32, 3, 1, 1),
-    ('conv-BN conv 64->64 @32', 32, 64, 32, 64, 3, 1, 1),
-    ('ResNet-34 stem 7x7/2', 1, 3, 224, 64, 7, 2, 3),
-    ('ResNet-34 64->64 @56', 1, 64, 56, 64, 3, 1, 1),
-    ('ResNet-34 64->128 /2 @56', 1, 64, 56, 128, 3, 2, 1),
-    ('ResNet-34 1x1 64->128 /2', 1, 64, 56, 128, 1, 2, 0),
-    ('ResNet-34 128->128 @28', 1, 128, 28, 128, 3, 1, 1),
-    ('ResNet-34 256->256 @14', 1, 256, 14, 256, 3, 1, 1),
-    ('ResNet-34 512->512 @7', 1, 512, 7, 512, 3, 1, 1),
+LAYERS = [  # (label, dims, batch, in_channels, size, out_channels, kernel, stride, padding)
+    ('LeNet conv1', 2, 64, 3, 32, 6, 5, 1, 0),
+    ('LeNet conv2', 2, 64, 6, 14, 16, 5, 1, 0),
+    ('conv-BN conv 3->32 @64', 2, 32, 3, 64, 32, 3, 1, 1),
+    ('conv-BN conv 32->32 @64', 2, 32, 32, 64, 32, 3, 1, 1),
+    ('conv-BN conv 32->64 /2 @64', 2, 32, 32, 64, 64, 3, 2, 1),
+    ('conv-BN conv 64->64 @32', 2, 32, 64, 32, 64, 3, 1, 1),
+    ('ResNet-34 stem 7x7/2', 2, 1, 3, 224, 64, 7, 2, 3),
+    ('ResNet-34 64->64 @56', 2, 1, 64, 56, 64, 3, 1, 1),
+    ('ResNet-34 64->128 /2 @56', 2, 1, 64, 56, 128, 3, 2, 1),
+    ('ResNet-34 1x1 64->128 /2', 2, 1, 64, 56, 128, 1, 2, 0),
+    ('ResNet-34 128->128 @28', 2, 1, 128, 28, 128, 3, 1, 1),
+    ('ResNet-34 256->256 @14', 2, 1, 256, 14, 256, 3, 1, 1),
+    ('ResNet-34 512->512 @7', 2, 1, 512, 7, 512, 3, 1, 1),
+    ('text Conv1d 3->16 k5 @200', 1, 32, 3, 200, 16, 5, 1, 0),
+    ('text Conv1d 16->128 k2 @98', 1, 32, 16, 98, 128, 2, 1, 0),
 ]
 
 
 def section_layers(libs, min_time, repeats):
-    print_header('Conv2d layers, float32 (batch, channels, size in the label)', width=52)
+    print_header('Conv layers, float32 (batch, channels, size in the label)', width=52)
     rng = np.random.default_rng(1)
-    for label, n, cin, size, cout, k, s, p in LAYERS:
-        x_np = rng.standard_normal((n, cin, size, size)).astype(np.float32)
-        models = [lib.nn.Conv2d(cin, cout, k, s, p) for lib in libs]
+    for label, d, n, cin, size, cout, k, s, p in LAYERS:
+        x_np = rng.standard_normal((n, cin) + (size,) * d).astype(np.float32)
+        models = [getattr(lib.nn, f'Conv{d}d')(cin, cout, k, s, p) for lib in libs]
         same_weights(models, libs)
         out = models[1](torch.from_numpy(x_np))
         g_np = rng.standard_normal(tuple(out.shape)).astype(np.float32)
@@ -210,7 +227,12 @@ def main():
     p.add_argument('--device', default='cpu')
     p.add_argument('--quick', action='store_true')
     p.add_argument('--only', default=None, help='layers, lenet, convbn, resnet34 or text')
+    p.add_argument('--threads', type=int, default=None,
+                   help='threads for BLAS, torch and ember (default: all cores)')
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        ember.set_num_threads(args.threads)
     min_time, repeats = (0.3, 3) if args.quick else (1.0, 5)
     libs = [Lib(ember, args.device), Lib(torch, args.device)]
     print(f'ember {ember.__version__} vs torch {torch.__version__}, device {args.device}, '

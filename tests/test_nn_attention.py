@@ -23,6 +23,16 @@ DTYPES = [np.float32, np.float64]
 TOL = {np.float32: (1e-4, 1e-5), np.float64: (1e-10, 1e-12)}
 
 
+@pytest.fixture(autouse=True, scope='module')
+def _torch_single_thread():
+    """torch on one thread while this file runs: its thread pool only slows these tiny
+    models down (badly so on a busy machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _raises_like(fn_e, fn_t):
     """Both raise the same exception type with the same message ('torch.' -> 'ember.')."""
     with pytest.raises(Exception) as et:
@@ -241,29 +251,122 @@ def test_sdpa_errors_match_torch(i):
     _raises_like(_err_cases(ember)[i], _err_cases(torch)[i])
 
 
-# ---- memory of long sequences in inference -----------------------------------------------------
+# ---- blocked computation (long sequences, threads) -------------------------------------------
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Tiny score blocks and no minimum for threading: every path of the blocked op runs
+    (runs of batch entries, row blocks of one or several entries, causal key skipping, the
+    thread pool)."""
+    from ember.ops import attention
+    monkeypatch.setattr(attention, 'BLOCK', 24)
+    monkeypatch.setattr(attention, 'PARALLEL_MIN', 0)
+    monkeypatch.setattr(attention, 'CAUSAL_ROWS', 2)
+
+
+BLOCKED = [  # q, k, v, mask shape or None, kwargs
+    ((2, 3, 9, 4), (2, 3, 7, 4), (2, 3, 7, 5), None, {}),
+    ((2, 3, 9, 4), (2, 3, 7, 4), (2, 3, 7, 5), None, {'is_causal': True}),
+    ((7, 4), (9, 4), (9, 3), None, {'is_causal': True}),
+    ((9, 4), (7, 4), (7, 3), 'bool', {}),
+    ((2, 1, 9, 4), (3, 7, 4), (3, 7, 5), 'float', {}),
+    ((2, 4, 9, 4), (2, 2, 7, 4), (2, 1, 7, 5), 'bool', {'enable_gqa': True}),
+    ((1, 2, 40, 4), (1, 2, 40, 4), (1, 2, 40, 4), None, {'is_causal': True}),
+    ((2, 3, 4, 5), (2, 3, 3, 5), (2, 3, 3, 2), None, {'is_causal': True}),
+]
+
+
+@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('case', range(len(BLOCKED)))
+def test_sdpa_blocked_matches_torch(small_blocks, dtype, case):
+    qs, ks, vs, mask, kw = BLOCKED[case]
+    q, k, v = (rand(*s, dtype=dtype, seed=i) for i, s in enumerate((qs, ks, vs)))
+    args = [q, k, v]
+    mshape = qs[:-1] + ks[-2:-1]
+    if mask == 'bool':
+        m = np.random.default_rng(5).random(mshape) > 0.4
+        m[..., 0] = True
+        m[..., 2, :] = False                 # a fully masked row gives zeros
+        args.append(m)
+    elif mask == 'float':
+        args.append(rand(*mshape, dtype=dtype, seed=5))
+    fe, ft = _sdpa(**kw)
+    with ember.no_grad():                    # the inference path (no probabilities saved)
+        assert_close(fe(*[E(a) for a in args]), ft(*[T(a) for a in args]), *TOL[dtype])
+    check(fe, ft, *args, rtol=TOL[dtype][0], atol=TOL[dtype][1])
+
+
+def test_sdpa_blocked_weights_and_dropout(small_blocks):
+    """The probabilities output and dropout give the same numbers blocked or not."""
+    from ember.ops import attention
+    q, k, v = (rand(2, 3, 9, 4, seed=i) for i in range(3))
+    results = []
+    for block in (24, 1 << 20):
+        attention.BLOCK = block
+        ins = [E(a, True) for a in (q, k, v)]
+        ember.manual_seed(1)
+        out, w = attention.Attention.apply(*ins, None, 0.5, True, 0.3, False, True, 1, 1)
+        (out.sum() + (w * w).sum()).backward()
+        with ember.no_grad():
+            ember.manual_seed(1)
+            plain = attention.Attention.apply(*ins, None, 0.5, True, 0.3, False, False, 1, 1)
+        results.append([out, w, plain] + [a.grad for a in ins])
+    for a, b in zip(*results):
+        assert_close(a, b, 1e-5, 1e-6)
+    assert_close(results[0][0], results[0][2], 1e-5, 1e-6)
+
+
+def test_sdpa_large_scores_use_the_max_shift():
+    """Scores beyond exp's safe range take the max-subtracting softmax (no overflow)."""
+    q, k, v = rand(2, 4, 8, seed=1) * 40, rand(2, 5, 8, seed=2) * 40, rand(2, 5, 3, seed=3)
+    fe, ft = _sdpa()
+    out, _ = check(fe, ft, q, k, v, rtol=1e-4, atol=1e-5)
+    assert np.isfinite(to_np(out)).all()
+
+
 @pytest.mark.parametrize('grad_mode', ['no_grad', 'inputs_without_grad'])
-def test_sdpa_long_sequence_memory(grad_mode):
-    """(batch 8, 8 heads, 4096 tokens, 64): the full score matrix would take 4 GiB; the
-    chunked inference path needs only a small multiple of the output's 64 MiB."""
-    shape = (8, 8, 4096, 64)
+@pytest.mark.parametrize('causal', [False, True])
+def test_sdpa_long_sequence_memory(grad_mode, causal):
+    """Inference never holds the whole score matrix: (1, 2, 4096, 16) would need 128 MiB of
+    scores for a 512 KiB output; the blocked op needs the output plus a few blocks."""
+    from ember.ops import attention
+    shape = (1, 2, 4096, 16)
     rng = np.random.default_rng(0)
     q, k, v = (ember.from_numpy(rng.standard_normal(shape, np.float32)) for _ in range(3))
     out_bytes = 4 * math.prod(shape)
+    blocks_bytes = 4 * attention.BLOCK * 2 * ember.get_num_threads()
     tracemalloc.start()
     try:
         if grad_mode == 'no_grad':
             with ember.no_grad():
-                out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         else:
-            out = F.scaled_dot_product_attention(q, k, v)
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 2 * out_bytes, f'peak {peak / 2**20:.0f} MiB'
-    qt, kt, vt = (torch.from_numpy(to_np(x)[:1, :2]) for x in (q, k, v))
-    ref = TF.scaled_dot_product_attention(qt, kt, vt, is_causal=grad_mode == 'no_grad')
-    assert_close(out[:1, :2], ref, 1e-4, 1e-5)
+    assert peak < 2 * out_bytes + blocks_bytes, f'peak {peak / 2**20:.1f} MiB'
+    rows = slice(0, 4096, 97)
+    qt, kt, vt = (torch.from_numpy(to_np(x)) for x in (q, k, v))
+    ref = TF.scaled_dot_product_attention(qt[..., rows, :], kt, vt, is_causal=False,
+                                          attn_mask=torch.ones(4096, 4096, dtype=torch.bool).
+                                          tril()[rows] if causal else None)
+    assert_close(out[..., rows, :], ref, 1e-4, 1e-5)
+
+
+def test_sdpa_blocks_of_the_long_inference_workload_are_small():
+    """(batch 8, 8 heads, 4096 tokens, 64) in inference: the full score matrix would take
+    4 GiB; the op's blocks (one per thread at a time) take a small fraction of the 64 MiB
+    output."""
+    from ember.ops import attention
+    batch, L, S = (8, 8), 4096, 4096
+    total = math.prod(batch) * L * S
+    blocks = attention._blocks(batch, L, S, attention._limit(total, False))
+    out_bytes = 4 * math.prod(batch) * L * 64
+    covered = 0
+    for idx, rows in blocks:
+        assert (rows.stop - rows.start) * S * 4 * ember.get_num_threads() <= out_bytes / 8
+        covered += rows.stop - rows.start
+    assert covered == math.prod(batch) * L
 
 
 # ---- nn.MultiheadAttention ---------------------------------------------------------------------
@@ -279,23 +382,25 @@ def _mha_inputs(bf, n=3, L=4, S=5, e=8, kd=None, vd=None, seed=0, batched=True):
 
 OPTIONS = list(itertools.product([False, True], [True, False], [False, True], [False, True],
                                  [None, (6, 5)]))
+CALLS = [lambda m, a, b, c: m(a, b, c),
+         lambda m, a, b, c: m(a, b, c, average_attn_weights=False),
+         lambda m, a, b, c: m(a, b, c, need_weights=False)]
 
 
-@pytest.mark.parametrize('dtype', DTYPES)
-@pytest.mark.parametrize('bf,bias,bkv,zero,kv', OPTIONS)
-def test_mha_every_option(dtype, bf, bias, bkv, zero, kv):
+@pytest.mark.parametrize('i', range(len(OPTIONS)))
+def test_mha_every_option(i):
+    """Every constructor option combination; the dtype and the kind of call (averaged
+    weights, per-head weights, no weights) rotate over the combinations."""
+    bf, bias, bkv, zero, kv = OPTIONS[i]
     kd, vd = kv or (None, None)
+    dtype = DTYPES[i % 2]
 
     def ctor(L):
         return L.nn.MultiheadAttention(8, 2, bias=bias, add_bias_kv=bkv, add_zero_attn=zero,
                                        kdim=kd, vdim=vd, batch_first=bf)
     q, k, v = _mha_inputs(bf, kd=kd, vd=vd)
     rtol, atol = TOL[dtype]
-    check_module(ctor, [q, k, v], dtype=dtype, rtol=rtol, atol=atol)
-    check_module(ctor, [q, k, v], dtype=dtype, rtol=rtol, atol=atol,
-                 forward=lambda m, a, b, c: m(a, b, c, average_attn_weights=False))
-    check_module(ctor, [q, k, v], dtype=dtype, rtol=rtol, atol=atol,
-                 forward=lambda m, a, b, c: m(a, b, c, need_weights=False))
+    check_module(ctor, [q, k, v], dtype=dtype, rtol=rtol, atol=atol, forward=CALLS[i % 3])
 
 
 @pytest.mark.parametrize('bf', [False, True])
@@ -328,11 +433,11 @@ MASK_KINDS = ['kpm_bool', 'kpm_float', 'am2_bool', 'am2_float', 'am3_bool', 'am3
               'both_bool', 'both_float']
 
 
-@pytest.mark.parametrize('dtype', DTYPES)
 @pytest.mark.parametrize('kind', MASK_KINDS)
 @pytest.mark.parametrize('need_weights', [True, False])
 @pytest.mark.parametrize('bf', [False, True])
-def test_mha_masks(dtype, kind, need_weights, bf):
+def test_mha_masks(kind, need_weights, bf):
+    dtype = DTYPES[(MASK_KINDS.index(kind) + need_weights + bf) % 2]
     kpm, am = _masks(kind)
     q, k, v = _mha_inputs(bf)
 
@@ -410,7 +515,8 @@ def test_mha_mismatched_mask_types_warn():
     x = E(rand(5, 3, 8))
     with pytest.warns(UserWarning, match='Support for mismatched key_padding_mask and attn_mask '
                                          'is deprecated. Use same type for both instead.'):
-        m(x, x, x, key_padding_mask=ember.zeros(3, 5, dtype=ember.bool), attn_mask=ember.zeros(5, 5))
+        m(x, x, x, key_padding_mask=ember.zeros(3, 5, dtype=ember.bool),
+          attn_mask=ember.zeros(5, 5))
 
 
 def test_mha_parameters_count_names_and_repr():

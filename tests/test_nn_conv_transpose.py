@@ -10,6 +10,7 @@ import torch.nn.functional as TF
 
 import ember
 import ember.nn.functional as F
+from ember.ops import conv as conv_mod
 from ember.ops import im2col as im2col_mod
 from tests.helpers import E, T, check, gradcheck, noncontig, rand
 
@@ -39,8 +40,11 @@ def pair(d, **kw):
 @pytest.mark.parametrize('d', [1, 2, 3])
 @pytest.mark.parametrize('dtype', DTYPES)
 def test_conv_transpose_option_combinations(d, dtype):
+    """Every combination in float32; float64 (slow in torch) takes half, alternating by d."""
     combos = itertools.product((1, 2), (0, 1), (1, 2), (1, 2))
     for i, (stride, padding, dilation, groups) in enumerate(combos):
+        if dtype == np.float64 and (i + d) % 2:
+            continue
         for output_padding in range(max(stride, dilation)):
             x = rand(1 + i % 2, 4, *SPATIAL[d], dtype=dtype, seed=i)
             w = rand(4, 6 // groups, *KERNEL[d], dtype=dtype, seed=100 + i)
@@ -87,6 +91,24 @@ def test_conv_transpose_chunked(monkeypatch, limit):
     monkeypatch.setattr(im2col_mod, 'CHUNK_ELEMENTS', limit)
     check(*pair(2, stride=2, padding=1, output_padding=1, groups=2), rand(5, 4, 4, 3),
           rand(4, 3, 3, 3), rand(6), **tols(np.float32))
+
+
+@pytest.mark.parametrize('flip', [True, False])
+@pytest.mark.parametrize('rows', [True, False])
+def test_conv_transpose_routes(monkeypatch, flip, rows):
+    """Unit-stride forward through the flipped-weight convolution and through col2im, with
+    full or row columns (cost models pick per shape; force each)."""
+    monkeypatch.setattr(conv_mod, '_flip_is_cheaper', lambda *a: flip)
+    monkeypatch.setattr(conv_mod, '_uses_rows', lambda c, o, k, stride, *a: rows and stride[0] == 1)
+    for d in (1, 2, 3):
+        check(*pair(d, padding=1, dilation=2, output_padding=1, groups=2),
+              rand(2, 4, *SPATIAL[d]), rand(4, 3, *KERNEL[d]), rand(6), **tols(np.float32))
+    check(*pair(1, padding=3), rand(1, 2, 6, dtype=np.float64),             # p > d (k - 1)
+          rand(2, 3, 2, dtype=np.float64))
+    check(*pair(2, dilation=3, output_padding=2), rand(1, 2, 3, 3), rand(2, 1, 1, 2),
+          **tols(np.float32))
+    check(*pair(2, stride=(1, 2), padding=1, output_padding=(0, 1)), rand(2, 4, 4, 3),
+          rand(4, 2, 3, 3), rand(2), **tols(np.float32))
 
 
 def test_conv_transpose_is_the_adjoint_of_conv():

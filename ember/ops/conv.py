@@ -1,17 +1,31 @@
 """Convolution ops: N-d convolution, transposed convolution, unfold (im2col) and fold (col2im),
 each ONE Op with a hand-written backward on whole arrays.
 
-Convolution (x: (N, C, *in), w: (O, C/G, *k)): the zero-padded input is viewed as windows
-through stride tricks, copied into columns (N, G, C/G * K, L) and multiplied by the weight
-(G, O/G, C/G * K) in one batched GEMM whose result (N, G, O/G, L) already is the (N, O, *out)
-output. Backward: grad_weight is one GEMM of the output gradient against the same columns
-(kept from forward when they are small, rebuilt otherwise), grad_input is the weight's
-transpose times the output gradient, folded back onto the input grid by ``col2im`` (a short
-loop over kernel offsets adding strided slices). 1x1 kernels at unit stride skip the windows.
+Convolution (x: (N, C, *in), w: (O, C/G, *k)) is a GEMM of the weight against columns of the
+zero-padded input (stored channel-major, (C, N, *padded), which makes the column copies
+sequential). Two column layouts, picked per shape by a cost model of memory traffic:
 
-Transposed convolution is the adjoint: its forward is convolution's grad_input, its backward
-a convolution of the output gradient (grad_input) and a GEMM against its columns (grad_weight).
-Large batches go through the column buffers in chunks of samples (``im2col.chunks``).
+* full columns (C K, N L) (K = prod(k), L = prod(out)): ONE GEMM per group, w (O/G, C/G K)
+  times the columns, covers the whole batch;
+* row columns (C K', N R L') for unit stride in the first spatial dim (K', L': the kernel
+  and output sizes without the first dim, R: the padded rows): K/K' times smaller; one GEMM
+  with the weight's k[0] row slices stacked, (k0 O/G, C/G K'), then k[0] - 1 additions of
+  whole-row-shifted slices of its result. Pays when the channels are few or the kernels tall.
+
+The (O, N, *out) GEMM result is stored transposed into the (N, O, *out) output, with the bias
+added in the same pass. Large batches go through the columns in chunks of samples.
+
+Backward: grad_weight is one GEMM (k[0] for row columns) of the channel-major output gradient
+against the same columns (kept from forward when built in one piece, rebuilt otherwise).
+grad_input either convolves the zero-padded output gradient with the flipped, transposed
+weight (unit stride: one more convolution as above) or multiplies the weight's transpose by
+the output gradient and folds those columns back onto the input grid (``col2im``, a short loop
+over kernel offsets adding strided slices), whichever moves less memory. 1x1 kernels at unit
+stride skip the columns: the input itself is the GEMM operand.
+
+Transposed convolution is the adjoint: its forward is convolution's grad_input (same two
+routes), its backward a convolution of the output gradient (grad_input) and a GEMM against
+that convolution's columns (grad_weight).
 
 Arguments are checked by ``ember.nn.functional``; these Ops assume valid shapes and dtypes.
 """
@@ -19,16 +33,13 @@ from math import prod
 
 from .._backend import xp_of
 from ..autograd.function import Op
-from .im2col import (chunks, col2im, im2col, interior, is_pointwise, out_sizes, pad_zeros,
-                     windows)
+from .im2col import (chunks, col2im, im2col, interior, is_pointwise, out_sizes, pad_crop,
+                     padded_sizes, row_columns, row_windows, scratch, windows)
 from .reduction import _sum
 
 __all__ = []
 
-
-def _add_bias(y, b):
-    """y (N, O, *spatial) += b (O,) in place."""
-    y += b.reshape(b.shape + (1,) * (y.ndim - 2))
+_ALL = slice(None)
 
 
 def _bias_grad(g):
@@ -36,23 +47,182 @@ def _bias_grad(g):
     return _sum(g, (0,) + tuple(range(2, g.ndim)))
 
 
-def _conv_columns_gemm(xpad, w, stride, dilation, out, groups, keep):
-    """y (N, O, *out) = w * xpad as GEMMs over im2col columns; also the columns when ``keep``
-    and they were built in one piece (else None)."""
+def _flipped(w, groups):
+    """w (A, B, *k) -> (G B, A/G, *k) with [g B + b, a, k] = w[g A/G + a, b, k_max - k]: the
+    weight of the convolution that is the adjoint (unit stride) of the one w defines."""
+    a, b = w.shape[:2]
+    d = w.ndim - 2
+    wg = w.reshape((groups, a // groups, b) + w.shape[2:])
+    wg = wg[(_ALL,) * 3 + (slice(None, None, -1),) * d].swapaxes(1, 2)
+    return xp_of(w).ascontiguousarray(wg).reshape((groups * b, a // groups) + w.shape[2:])
+
+
+def _w3(w, groups):
+    """Convolution weight (O, C/G, *k) as GEMM operands (G, O/G, C/G K)."""
+    return w.reshape(groups, w.shape[0] // groups, prod(w.shape[1:]))
+
+
+def _w_rows(w, groups):
+    """Convolution weight (O, C/G, k0, *k') as the row GEMM's operands (G, k0 O/G, C/G K'):
+    its k0 row slices stacked."""
+    o, cg, k0 = w.shape[:3]
+    w5 = w.reshape(groups, o // groups, cg, k0, prod(w.shape[3:])).transpose(0, 3, 1, 2, 4)
+    return xp_of(w).ascontiguousarray(w5).reshape(groups, k0 * (o // groups), -1)
+
+
+def _channel_major(a, groups, rows=None, slot='channel_major'):
+    """a (N, P, *spatial) copied into a contiguous (G, P/G, N L) ``scratch`` array; with
+    ``rows``, the first spatial dim is extended by zeros to ``rows`` (the layout of row
+    columns)."""
+    extra = (0, rows - a.shape[2]) if rows else (0, 0)
+    cm = pad_crop(a, (extra,) + ((0, 0),) * (a.ndim - 3), True, slot)
+    return cm.swapaxes(0, 1).reshape(groups, a.shape[1] // groups, -1)
+
+
+def _store(src, dst, bias):
+    """dst (n, O, *sp) = src (G, O/G, n, *sp) (+ bias (O,) when given): one transposing
+    pass."""
+    groups, og = src.shape[:2]
+    n = dst.shape[0]
+    dst = dst.reshape((n, groups, og) + dst.shape[2:]).transpose((1, 2, 0) +
+                                                                tuple(range(3, dst.ndim + 1)))
+    if bias is None:
+        dst[...] = src
+    else:
+        xp_of(dst).add(src, bias.reshape((groups, og) + (1,) * (dst.ndim - 2)), out=dst)
+
+
+def _gemm_nt(a, b):
+    """a (G, M, K) times b (G, P, K) transposed -> (G, M, P), for a long K and small M, P:
+    computed as (b a^T)^T, the orientation whose multi-threaded BLAS split needs the fewest
+    synchronisations."""
+    return xp_of(a).matmul(b, a.swapaxes(1, 2)).swapaxes(1, 2)
+
+
+def _uses_rows(c, o, kernel, stride, out, rows, groups, weight_grad):
+    """Whether row columns beat full columns for a pass from c channels to o channels (o = 0:
+    no output) that also feeds a weight gradient when ``weight_grad``, by a model of memory
+    traffic. Full columns: per output position, a copy of c K elements, read again by each
+    GEMM. Row columns: the same with c K' elements on R / out[0] times as many positions, plus
+    the stacked GEMM's k0 o outputs and their k0 - 1 shifted additions, k0 weight-gradient GEMMs
+    each reading the columns and the gradient, and one copy of the weight."""
+    k0 = kernel[0]
+    if stride[0] != 1 or k0 == 1 or not out[0]:
+        return False
+    kr = prod(kernel[1:])
+    per_row = rows * prod(out[1:])
+    grad = 1 if weight_grad else 0
+    columns = prod(out) * c * k0 * kr * (3 + grad)
+    row_cost = (per_row * (3 * c * kr + 2.5 * k0 * o + grad * k0 * (c * kr + o))
+                + 2 * o * c // groups * k0 * kr)
+    return row_cost < columns
+
+
+def _column_pass(xpad, kernel, stride, dilation, out, groups, w=None, y=None, bias=None,
+                 g=None, gw=None, keep=False):
+    """One sweep over the full columns of ``xpad`` (N, C, *padded), batch chunk by chunk.
+
+    With ``y`` (N, O, *out): y = conv(xpad, w) (+ bias).
+    With ``gw`` (P, C/G, *k): gw += g (G, P/G, N L) times the columns transposed.
+    Returns the columns (C K, N L) when ``keep`` and they were built in one piece, else None.
+    """
     xp = xp_of(xpad)
-    n = xpad.shape[0]
-    o = w.shape[0]
-    kernel = w.shape[2:]
-    w3 = w.reshape(groups, o // groups, -1)
-    view = windows(xpad, kernel, stride, dilation, out, groups)
-    parts = chunks(n, w3.shape[2] * groups * prod(out))
-    if len(parts) == 1:
-        cols = im2col(view)
-        return xp.matmul(w3, cols).reshape((n, o) + out), (cols if keep else None)
-    y = xp.empty((n, groups, o // groups, prod(out)), xpad.dtype)
+    n, c = xpad.shape[:2]
+    length = prod(out)
+    view = windows(xpad, kernel, stride, dilation, out)
+    parts = chunks(n, c * prod(kernel) * length)
+    keep = keep and len(parts) == 1
+    w3 = None if w is None else _w3(w, groups)
     for sl in parts:
-        xp.matmul(w3, im2col(view[sl]), out=y[sl])
-    return y.reshape((n, o) + out), None
+        m = sl.stop - sl.start
+        cols = im2col(view[sl], None if keep else 'columns')
+        cols3 = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
+        if y is not None:
+            ycm = scratch('gemm', (groups, w3.shape[1], m * length), y.dtype, y)
+            xp.matmul(w3, cols3, out=ycm)
+            _store(ycm.reshape((groups, w3.shape[1], m) + out), y[sl], bias)
+        if gw is not None:
+            gw3 = gw.reshape(groups, gw.shape[0] // groups, -1)
+            gw3 += _gemm_nt(g[:, :, sl.start * length:sl.stop * length], cols3)
+    return cols if keep else None
+
+
+def _row_pass(xpad, kernel, stride, dilation, out, groups, w=None, y=None, bias=None, g=None,
+              gw=None, keep=False):
+    """``_column_pass`` with row columns (unit stride in the first spatial dim): g is
+    (G, P/G, N R L') with zero rows beyond out[0] (``_channel_major(..., rows=R)``)."""
+    xp = xp_of(xpad)
+    n, c, rows = xpad.shape[:3]
+    k0, kr = kernel[0], prod(kernel[1:])
+    per_row = prod(out[1:])
+    shift = dilation[0] * per_row                     # one kernel row = this many columns
+    o = 0 if y is None else y.shape[1]
+    view = row_windows(xpad, kernel, stride, dilation, out)
+    parts = chunks(n, (c * kr + k0 * o) * rows * per_row)
+    keep = keep and len(parts) == 1
+    w_rows = None if w is None else _w_rows(w, groups)
+    for sl in parts:
+        m = sl.stop - sl.start
+        width = m * rows * per_row
+        cols = row_columns(view[sl], None if keep else 'columns')
+        cols3 = cols.reshape(groups, cols.shape[0] // groups, width)
+        if y is not None:
+            og = o // groups
+            z = scratch('gemm', (groups, k0 * og, width), y.dtype, y)
+            xp.matmul(w_rows, cols3, out=z)
+            acc = z[:, :og]
+            for i in range(1, k0):          # output row r adds kernel row i of input row r + i d
+                acc[:, :, :width - i * shift] += z[:, i * og:(i + 1) * og, i * shift:]
+            acc = acc.reshape((groups, og, m, rows) + out[1:])[:, :, :, :out[0]]
+            _store(acc, y[sl], bias)
+        if gw is not None:
+            gw5 = gw.reshape(groups, gw.shape[0] // groups, c // groups, k0, kr)
+            gs = g[:, :, sl.start * rows * per_row:sl.stop * rows * per_row]
+            for i in range(k0):
+                gw5[:, :, :, i] += _gemm_nt(gs[:, :, :width - i * shift],
+                                            cols3[:, :, i * shift:]).reshape(gw5[:, :, :, i].shape)
+    return cols if keep else None
+
+
+def _sweep(rows, xpad, kernel, stride, dilation, out, groups, **kw):
+    """``_row_pass`` when ``rows`` else ``_column_pass``."""
+    return (_row_pass if rows else _column_pass)(xpad, kernel, stride, dilation, out, groups,
+                                                 **kw)
+
+
+def _convolve(xpad, w, groups, stride, dilation, out, y, bias=None, keep=False):
+    """y (N, O, *out) = conv(xpad (N, C, *padded), w) (+ bias), zero padding already applied,
+    by the cheaper column layout. Returns (columns if kept, whether they are row columns)."""
+    kernel = w.shape[2:]
+    rows = _uses_rows(xpad.shape[1], w.shape[0], kernel, stride, out, xpad.shape[2], groups,
+                      keep)
+    cols = _sweep(rows, xpad, kernel, stride, dilation, out, groups, w=w, y=y, bias=bias,
+                  keep=keep)
+    return cols, rows
+
+
+def _col2im_pass(g3, w3t, kernel, stride, dilation, out, dst):
+    """dst (C, N, *padded) += the columns w3t (G, C/G K, P/G) times g3 (G, P/G, N L), folded
+    back onto the grid window by window, batch chunk by chunk."""
+    xp = xp_of(g3)
+    c, n = dst.shape[:2]
+    length = prod(out)
+    for sl in chunks(n, c * prod(kernel) * length):
+        m = sl.stop - sl.start
+        cols = scratch('columns', (w3t.shape[0], w3t.shape[1], m * length), dst.dtype, dst)
+        xp.matmul(w3t, g3[:, :, sl.start * length:sl.stop * length], out=cols)
+        col2im(cols.reshape((c,) + kernel + (m,) + out), dst[:, sl], kernel, stride, dilation)
+    return dst
+
+
+def _flip_is_cheaper(c_src, c_dst, k, l_src, l_dst, groups):
+    """Whether a unit-stride adjoint (c_src channels on l_src positions -> c_dst channels on
+    l_dst positions, kernel size k) is cheaper as im2col + GEMM with the flipped weight than as
+    GEMM + col2im, by a cost model measured on a 2-core x86 machine: a column copy about
+    0.5 ns an element, col2im's read-add-write about 1.2 ns an element, GEMM about 0.02 ns a
+    flop."""
+    gemm = 0.04 * c_src * c_dst * k / groups
+    return l_dst * (0.5 * c_src * k + gemm) <= l_src * (1.2 * c_dst * k + gemm)
 
 
 class Convolution(Op):
@@ -65,67 +235,115 @@ class Convolution(Op):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, dilation, pads, groups):
+        xp = xp_of(x)
+        n, c = x.shape[:2]
+        o = w.shape[0]
         kernel = w.shape[2:]
         out = out_sizes(x.shape[2:], kernel, stride, dilation, pads)
+        cols, rows = None, False
         if is_pointwise(kernel, stride, pads):
-            n, c = x.shape[:2]
-            x4 = x.reshape(n, groups, c // groups, prod(out))
-            y = xp_of(x).matmul(w.reshape(groups, w.shape[0] // groups, -1), x4)
-            y, cols = y.reshape((n, w.shape[0]) + out), None
+            y = xp.matmul(_w3(w, groups), x.reshape(n, groups, c // groups, prod(out)))
+            y = y.reshape((n, o) + out)
+            if b is not None:
+                y += b.reshape(b.shape + (1,) * len(out))
         else:
-            y, cols = _conv_columns_gemm(pad_zeros(x, pads), w, stride, dilation, out, groups,
-                                         ctx.needs_input_grad[1])
-        if b is not None:
-            _add_bias(y, b)
-        ctx.geometry = (stride, dilation, pads, groups, out)
+            y = xp.empty((n, o) + out, x.dtype)
+            cols, rows = _convolve(pad_crop(x, pads, True, 'padded'), w, groups, stride,
+                                   dilation, out, y, b, keep=ctx.needs_input_grad[1])
+        ctx.geometry = (stride, dilation, pads, groups, rows)
         ctx.save_for_backward(x, w, cols)
         return y
 
     @staticmethod
     def backward(ctx, g):
         x, w, cols = ctx.saved
+        stride, dilation, pads, groups, rows = ctx.geometry
         need = ctx.needs_input_grad
-        gx, gw = _conv_grads(g, x, w, cols, *ctx.geometry, need[0], need[1])
-        return gx, gw, (_bias_grad(g) if need[2] else None)
+        if is_pointwise(w.shape[2:], stride, pads):
+            return _pointwise_grads(g, x, w, groups, need)
+        xp = xp_of(g)
+        kernel = w.shape[2:]
+        o, c = w.shape[0], x.shape[1]
+        flip = all(s == 1 for s in stride) and _flip_is_cheaper(
+            o, c, prod(kernel), prod(g.shape[2:]), prod(x.shape[2:]), groups)
+        gw = g_cols = None
+        if need[1]:
+            padded_rows = x.shape[2] + sum(pads[0])
+            g_cols = _channel_major(g, groups, padded_rows if rows else None)
+            gw = xp.zeros(w.shape, g.dtype)
+            _weight_grad(g_cols, cols, gw, rows, x, pads, stride, dilation, g.shape[2:],
+                         groups)
+        gb = None
+        if need[2]:
+            gb = _bias_grad(g) if g_cols is None else _sum(g_cols.reshape(o, -1), (1,))
+        gx = None
+        if need[0]:
+            g3 = None
+            if not flip:
+                g3 = g_cols if g_cols is not None and not rows else \
+                    _channel_major(g, groups, slot='gradient')
+            gx = _conv_input_grad(g, g3, w, x.shape, stride, dilation, pads, groups, flip)
+        return gx, gw, gb
 
 
-def _conv_grads(g, x, w, cols, stride, dilation, pads, groups, out, need_x, need_w):
-    """(grad_input, grad_weight) of a convolution (None where not needed)."""
+def _weight_grad(g_cols, cols, gw, rows, x, pads, stride, dilation, out, groups):
+    """gw (O, C/G, *k) += the output gradient g_cols (channel-major, in the layout of the
+    columns) against the kept columns ``cols``, or against columns rebuilt from x (N, C, *in)
+    padded by ``pads`` when None."""
+    kernel = gw.shape[2:]
+    if cols is None:
+        _sweep(rows, pad_crop(x, pads, True, 'padded'), kernel, stride, dilation, out, groups,
+               g=g_cols, gw=gw)
+        return gw
+    cols3 = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
+    if not rows:
+        gw3 = gw.reshape(groups, gw.shape[0] // groups, -1)
+        gw3 += _gemm_nt(g_cols, cols3)
+        return gw
+    shift = dilation[0] * prod(out[1:])
+    gw5 = gw.reshape(groups, gw.shape[0] // groups, gw.shape[1], kernel[0], -1)
+    width = cols.shape[1]
+    for i in range(kernel[0]):
+        gw5[:, :, :, i] += _gemm_nt(g_cols[:, :, :width - i * shift],
+                                    cols3[:, :, i * shift:]).reshape(gw5[:, :, :, i].shape)
+    return gw
+
+
+def _pointwise_grads(g, x, w, groups, need):
+    """(grad_input, grad_weight, grad_bias) of a 1x1 unit-stride convolution."""
     xp = xp_of(g)
     n, c = x.shape[:2]
     o = w.shape[0]
+    length = prod(g.shape[2:])
+    gy = g.reshape(n, groups, o // groups, length)
+    w3 = _w3(w, groups)
+    gx = xp.matmul(w3.swapaxes(1, 2), gy).reshape(x.shape) if need[0] else None
+    gw = None
+    if need[1]:
+        x4 = x.reshape(n, groups, c // groups, length)
+        gw = _sum(xp.matmul(gy, x4.swapaxes(-1, -2)), (0,)).reshape(w.shape)
+    return gx, gw, (_bias_grad(g) if need[2] else None)
+
+
+def _conv_input_grad(g, g3, w, x_shape, stride, dilation, pads, groups, flip):
+    """grad_input (N, C, *in) of a convolution from its output gradient g (N, O, *out)
+    (g3: the same, channel-major (G, O/G, N L), needed unless ``flip``)."""
+    xp = xp_of(g)
     kernel = w.shape[2:]
-    gy = g.reshape(n, groups, o // groups, prod(out))
-    w3 = w.reshape(groups, o // groups, -1)
-    wt = w3.transpose(0, 2, 1)                               # (G, C/G K, O/G)
-    if is_pointwise(kernel, stride, pads):
-        gx = xp.matmul(wt, gy).reshape(x.shape) if need_x else None
-        if not need_w:
-            return gx, None
-        x4 = x.reshape(n, groups, c // groups, prod(out))
-        return gx, xp.matmul(gy, x4.swapaxes(-1, -2)).sum(0).reshape(w.shape)
-    padded = x.shape[:2] + tuple(i + lo + hi for i, (lo, hi) in zip(x.shape[2:], pads))
-    gxpad = xp.zeros(padded, g.dtype) if need_x else None
-    gw = xp.zeros(w3.shape, g.dtype) if need_w else None
-    if cols is not None:
-        parts = [slice(None)]
-    else:
-        parts = chunks(n, w3.shape[2] * groups * prod(out))
-        if need_w:
-            view = windows(pad_zeros(x, pads), kernel, stride, dilation, out, groups)
-    for sl in parts:
-        if need_w:
-            cs = cols if cols is not None else im2col(view[sl])
-            gw += xp.matmul(gy[sl], cs.swapaxes(-1, -2)).sum(0)
-        if need_x:
-            gc = xp.matmul(wt, gy[sl])                           # (n, G, C/G K, L)
-            col2im(gc.reshape((gc.shape[0], c) + kernel + out), gxpad[sl], kernel, stride,
-                   dilation)
-    gx = None
-    if need_x:
-        gx = gxpad if padded == x.shape else xp.ascontiguousarray(
-            gxpad[interior(x.shape[2:], pads)])
-    return gx, (gw.reshape(w.shape) if need_w else None)
+    sizes = x_shape[2:]
+    if flip:
+        gx = xp.empty(x_shape, g.dtype)
+        gpads = tuple((dl * (k - 1) - lo, dl * (k - 1) - hi)
+                      for k, dl, (lo, hi) in zip(kernel, dilation, pads))
+        _convolve(pad_crop(g, gpads, True, 'padded'), _flipped(w, groups), groups, stride,
+                  dilation, sizes, gx)
+        return gx
+    w3t = _w3(w, groups).swapaxes(1, 2)
+    gxpad = scratch('accumulator', (x_shape[1], x_shape[0]) + padded_sizes(sizes, pads),
+                    g.dtype, g)
+    gxpad.fill(0)
+    _col2im_pass(g3, w3t, kernel, stride, dilation, g.shape[2:], gxpad)
+    return xp.ascontiguousarray(gxpad[interior(sizes, pads)].swapaxes(0, 1))
 
 
 def transposed_sizes(sizes, kernel, stride, dilation, padding, output_padding):
@@ -141,7 +359,8 @@ class ConvTranspose(Op):
     x: (N, Cin, *in); w: (Cin, Cout/G, *k); b: (Cout,) or None -> y: (N, Cout, *out) with
     out = (in - 1) s - 2 p + d (k - 1) + output_padding + 1. The windows are summed onto a
     full grid of (in - 1) s + d (k - 1) + 1 positions (more when output_padding reaches past
-    it) and y is its [p, p + out) crop.
+    it) and y is its [p, p + out) crop: ``pads`` = (p, full - p - out) per dim is the
+    convolution padding that maps y back onto x's grid.
     """
     backward_name = 'ConvolutionBackward0'
 
@@ -156,21 +375,28 @@ class ConvTranspose(Op):
         full = tuple(max((i - 1) * s + d * (k - 1) + 1, p + o) for i, k, s, d, p, o in
                      zip(sizes, kernel, stride, dilation, padding, out))
         pads = tuple((p, f - p - o) for p, f, o in zip(padding, full, out))
-        wt = w.reshape(groups, cin // groups, -1).transpose(0, 2, 1)   # (G, Cout/G K, Cin/G)
-        x4 = x.reshape(n, groups, cin // groups, prod(sizes))
-        if is_pointwise(kernel, stride, pads):
-            y = xp.matmul(wt, x4).reshape((n, cout) + out)
-        else:
-            yfull = xp.zeros((n, cout) + full, x.dtype)
-            for sl in chunks(n, wt.shape[1] * groups * prod(sizes)):
-                gc = xp.matmul(wt, x4[sl])
-                col2im(gc.reshape((gc.shape[0], cout) + kernel + sizes), yfull[sl], kernel,
-                       stride, dilation)
-            y = yfull if full == out else xp.ascontiguousarray(yfull[interior(out, pads)])
-        if b is not None:
-            _add_bias(y, b)
         ctx.geometry = (stride, dilation, pads, groups)
         ctx.save_for_backward(x, w)
+        k, l_in, l_out = prod(kernel), prod(sizes), prod(out)
+        if out == sizes and is_pointwise(kernel, stride, pads):
+            wt = w.reshape(groups, cin // groups, -1).swapaxes(1, 2)
+            y = xp.matmul(wt, x.reshape(n, groups, cin // groups, l_in)).reshape((n, cout) + out)
+            if b is not None:
+                y += b.reshape(b.shape + (1,) * len(out))
+            return y
+        if all(s == 1 for s in stride) and _flip_is_cheaper(cin, cout, k, l_in, l_out, groups):
+            y = xp.empty((n, cout) + out, x.dtype)
+            xpads = tuple((d * (kk - 1) - p, d * (kk - 1) - p + op) for kk, d, p, op in
+                          zip(kernel, dilation, padding, output_padding))
+            _convolve(pad_crop(x, xpads, True, 'padded'), _flipped(w, groups), groups, stride,
+                      dilation, out, y, b)
+            return y
+        yfull = scratch('accumulator', (cout, n) + full, x.dtype, x)
+        yfull.fill(0)
+        _col2im_pass(_channel_major(x, groups), _w3(w, groups).swapaxes(1, 2), kernel, stride,
+                     dilation, sizes, yfull)
+        y = xp.empty((n, cout) + out, x.dtype)
+        _store(yfull[interior(out, pads)][None], y, b)
         return y
 
     @staticmethod
@@ -179,23 +405,26 @@ class ConvTranspose(Op):
         stride, dilation, pads, groups = ctx.geometry
         need = ctx.needs_input_grad
         xp = xp_of(g)
-        n, cin = x.shape[:2]
-        sizes = x.shape[2:]
         kernel = w.shape[2:]
-        w3 = w.reshape(groups, cin // groups, -1)                  # (G, Cin/G, Cout/G K)
-        x4 = x.reshape(n, groups, cin // groups, prod(sizes))
-        gx = xp.empty(x4.shape, g.dtype) if need[0] else None
-        gw = xp.zeros(w3.shape, g.dtype) if need[1] else None
-        view = windows(pad_zeros(g, pads), kernel, stride, dilation, sizes, groups)
-        for sl in chunks(n, w3.shape[2] * groups * prod(sizes)):
-            cols = im2col(view[sl])                                # (n, G, Cout/G K, L)
-            if need[0]:
-                xp.matmul(w3, cols, out=gx[sl])
-            if need[1]:
-                gw += xp.matmul(x4[sl], cols.swapaxes(-1, -2)).sum(0)
-        return ((gx.reshape(x.shape) if need[0] else None),
-                (gw.reshape(w.shape) if need[1] else None),
-                (_bias_grad(g) if need[2] else None))
+        gx = xp.empty(x.shape, g.dtype) if need[0] else None
+        gw = xp.zeros(w.shape, g.dtype) if need[1] else None
+        if need[0] or need[1]:
+            gpad = pad_crop(g, pads, True, 'padded')
+            rows = _uses_rows(w.shape[1] * groups, w.shape[0] if need[0] else 0, kernel,
+                              stride, x.shape[2:], gpad.shape[2], groups, need[1])
+            x_cols = _channel_major(x, groups, gpad.shape[2] if rows else None) if need[1] \
+                else None
+            _sweep(rows, gpad, kernel, stride, dilation, x.shape[2:], groups,
+                   w=w if need[0] else None, y=gx, g=x_cols, gw=gw)
+        return gx, gw, (_bias_grad(g) if need[2] else None)
+
+
+def _fold_layout(a, kernel, out):
+    """Blocks a (N, C K, L) as the channel-major columns (C, *kernel, N, *out) of ``col2im``."""
+    n, ck = a.shape[:2]
+    d = len(kernel)
+    cols = a.reshape((n, ck // prod(kernel)) + tuple(kernel) + tuple(out))
+    return cols.transpose((1,) + tuple(range(2, 2 + d)) + (0,) + tuple(range(2 + d, 2 + 2 * d)))
 
 
 class Im2Col(Op):
@@ -207,7 +436,7 @@ class Im2Col(Op):
         batched = x.ndim == len(kernel) + 2
         xb = x if batched else x[None]
         out = out_sizes(xb.shape[2:], kernel, stride, dilation, pads)
-        cols = windows(pad_zeros(xb, pads), kernel, stride, dilation, out).copy()
+        cols = windows(pad_crop(xb, pads), kernel, stride, dilation, out).copy()
         ctx.geometry = (xb.shape, kernel, dilation, pads, stride, out)
         n, c = xb.shape[:2]
         shape = (n, c * prod(kernel), prod(out))
@@ -216,11 +445,11 @@ class Im2Col(Op):
     @staticmethod
     def backward(ctx, g):
         shape, kernel, dilation, pads, stride, out = ctx.geometry
-        padded = shape[:2] + tuple(i + lo + hi for i, (lo, hi) in zip(shape[2:], pads))
-        gpad = xp_of(g).zeros(padded, g.dtype)
-        col2im(g.reshape(shape[:2] + kernel + out), gpad, kernel, stride, dilation)
-        gx = gpad[interior(shape[2:], pads)]
-        return xp_of(g).ascontiguousarray(gx).reshape(shape if g.ndim == 3 else shape[1:])
+        gb = g if g.ndim == 3 else g[None]
+        gpad = xp_of(g).zeros((shape[1], shape[0]) + padded_sizes(shape[2:], pads), g.dtype)
+        col2im(_fold_layout(gb, kernel, out), gpad, kernel, stride, dilation)
+        gx = xp_of(g).ascontiguousarray(gpad[interior(shape[2:], pads)].swapaxes(0, 1))
+        return gx if g.ndim == 3 else gx[0]
 
 
 class Col2Im(Op):
@@ -234,10 +463,9 @@ class Col2Im(Op):
         n, ck = xb.shape[:2]
         c = ck // prod(kernel)
         out = out_sizes(output_size, kernel, stride, dilation, pads)
-        padded = tuple(i + lo + hi for i, (lo, hi) in zip(output_size, pads))
-        y = xp_of(x).zeros((n, c) + padded, x.dtype)
-        col2im(xb.reshape((n, c) + kernel + out), y, kernel, stride, dilation)
-        y = xp_of(x).ascontiguousarray(y[interior(output_size, pads)])
+        y = xp_of(x).zeros((c, n) + padded_sizes(output_size, pads), x.dtype)
+        col2im(_fold_layout(xb, kernel, out), y, kernel, stride, dilation)
+        y = xp_of(x).ascontiguousarray(y[interior(output_size, pads)].swapaxes(0, 1))
         ctx.geometry = (xb.shape, kernel, dilation, pads, stride, out)
         return y if batched else y[0]
 
@@ -245,5 +473,5 @@ class Col2Im(Op):
     def backward(ctx, g):
         shape, kernel, dilation, pads, stride, out = ctx.geometry
         gb = g if g.ndim == len(kernel) + 2 else g[None]
-        cols = windows(pad_zeros(gb, pads), kernel, stride, dilation, out).copy()
+        cols = windows(pad_crop(gb, pads), kernel, stride, dilation, out).copy()
         return cols.reshape(shape if g.ndim == len(kernel) + 2 else shape[1:])

@@ -241,6 +241,18 @@ def _check_attn_mask(attn_mask, L, S, n_bh):
         raise RuntimeError(f"attn_mask's dimension {d} is not supported")
 
 
+def _check_key_batch(k, n, h, hd, bias_kv, batch_first):
+    """PyTorch's errors when the projected keys ``k`` have another batch size than the
+    query's ``n`` (from appending bias_k, or from splitting the heads)."""
+    nk, S = (k.shape[0], k.shape[1]) if batch_first else (k.shape[1], k.shape[0])
+    if nk == n:
+        return
+    if bias_kv:
+        raise RuntimeError(f'Sizes of tensors must match except in dimension 0. Expected size '
+                           f'{nk} but got size {n} for tensor number 1 in the list.')
+    raise RuntimeError(f"shape '[{S}, {n * h}, {hd}]' is invalid for input of size {k.numel()}")
+
+
 def _heads(x, n, h, hd, batch_first):
     """(S, N, E) or (N, S, E) projections -> (N, H, S, hd) (a view)."""
     if batch_first:
@@ -270,9 +282,10 @@ def _attention_mask(attn_mask, kpm, n, h, L, S):
     if attn_mask is not None:
         m = attn_mask.reshape(1, 1, L, S) if attn_mask.dim() == 2 else attn_mask.reshape(n, h, L, S)
     if kpm is not None:
-        if tuple(kpm.shape) != (n, S):
-            raise AssertionError(f'expecting key_padding_mask shape of {(n, S)}, but got '
-                                 f'{kpm.shape}')
+        for dim, want in enumerate((n, S)):
+            if kpm.shape[dim] != want:
+                raise AssertionError(f'Expected key_padded_mask.shape[{dim}] to be {want}, but '
+                                     f'got {kpm.shape[dim]}')
         k4 = kpm.reshape(n, 1, 1, S)
         m = k4 if m is None else m + k4
     return m
@@ -344,6 +357,8 @@ def mha_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight
                        use_separate_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, e)
     if attn_mask is not None:
         _check_attn_mask(attn_mask, L, S, n * num_heads)
+    _check_key_batch(k, n, num_heads, hd, bias_k is not None and bias_v is not None,
+                     batch_first)
     if bias_k is not None and bias_v is not None:
         if static_k is not None:
             raise AssertionError('bias cannot be added to static key.')

@@ -287,6 +287,10 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     x = _array(input, 'im2col', 'input', 1)
     kernel, dilation, padding, stride = _block_params(kernel_size, dilation, padding, stride,
                                                       'im2col')
+    if x.ndim < 3:                      # PyTorch reads the size of dim 2 before checking
+        raise IndexError(f'Dimension out of range (expected to be in range of [{-x.ndim}, '
+                         f'{x.ndim - 1}], but got {x.ndim})' if x.ndim else
+                         'Dimension specified as 1 but tensor has no dimensions')
     if x.ndim not in (3, 4) or not all(x.shape[-3:]):
         raise RuntimeError('Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and '
                            f'other non-zero dimensions for input, but got: {list(x.shape)}')
