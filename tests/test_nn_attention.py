@@ -315,6 +315,16 @@ def test_sdpa_blocked_weights_and_dropout(small_blocks):
     assert_close(results[0][0], results[0][2], 1e-5, 1e-6)
 
 
+def test_blas_keeps_to_one_thread_inside_the_blocks_and_is_restored():
+    from ember.ops import attention
+    fns = attention._find_openblas_threads()
+    if fns is None:
+        pytest.skip('NumPy does not use OpenBLAS here')
+    before, seen = fns[0](), []
+    attention._run(lambda *b: seen.append(fns[0]()), [((), slice(0, 1))] * 4, 1 << 20, False)
+    assert seen == [1] * 4 and fns[0]() == before
+
+
 def test_sdpa_large_scores_use_the_max_shift():
     """Scores beyond exp's safe range take the max-subtracting softmax (no overflow)."""
     q, k, v = rand(2, 4, 8, seed=1) * 40, rand(2, 5, 8, seed=2) * 40, rand(2, 5, 3, seed=3)

@@ -58,7 +58,7 @@ def _find_openblas_threads():
             paths = {line.split()[-1] for line in f if 'openblas' in line.lower()}
     except OSError:
         return None
-    for path in sorted(paths):
+    for path in sorted(paths, key=lambda p: ('numpy' not in p, p)):   # NumPy's own first
         try:
             lib = ctypes.CDLL(path)
         except OSError:
