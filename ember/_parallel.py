@@ -3,12 +3,14 @@
 NumPy's ufunc loops release the GIL, so splitting one large contiguous array into a chunk per
 core and running the chunks on a small persistent thread pool uses every core. This pays for
 transcendental functions (exp, log, tanh, ...) and multi-pass kernels (softmax rows, norms);
-memory-bound one-pass arithmetic (add, mul) gains nothing from it here and stays single calls. Arrays below
-``THRESHOLD`` elements (where dispatch costs more than it saves), non-contiguous arrays and
-CuPy arrays take the plain single call.
+memory-bound one-pass arithmetic (add, mul) gains nothing from it here and stays single calls.
+Arrays below ``THRESHOLD`` elements (where dispatch costs more than it saves), non-contiguous
+arrays and CuPy arrays take the plain single call. ``one_blas_thread()`` keeps OpenBLAS on the
+calling thread while ember's own pool runs BLAS calls (nested threads would oversubscribe).
 
 ``ember.set_num_threads(n)`` / ``ember.get_num_threads()`` control the pool, as in PyTorch.
 """
+import ctypes
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -122,3 +124,47 @@ def kernel(fn, like, *arrays):
         return map_chunks(fn, out, *arrays)
     fn(*arrays, out=out)
     return out
+
+
+# ---- BLAS threads -----------------------------------------------------------------------------
+def _find_openblas_threads():
+    """(get, set) of the thread count of the OpenBLAS NumPy links to (Linux), or None."""
+    try:
+        with open('/proc/self/maps') as f:
+            paths = {line.split()[-1] for line in f if 'openblas' in line.lower()}
+    except OSError:
+        return None
+    for path in sorted(paths, key=lambda p: ('numpy' not in p, p)):   # NumPy's own first
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (('scipy_openblas', '64_'), ('scipy_openblas', ''),
+                               ('openblas', '64_'), ('openblas', '')):
+            get = getattr(lib, f'{prefix}_get_num_threads{suffix}', None)
+            put = getattr(lib, f'{prefix}_set_num_threads{suffix}', None)
+            if get is not None and put is not None:
+                return get, put
+    return None
+
+
+_openblas = []
+
+
+class one_blas_thread:
+    """Context: OpenBLAS computes on the calling thread only (restored on exit). Inside
+    ember's own thread pool a multi-threaded BLAS would oversubscribe the cores."""
+    __slots__ = ('saved',)
+
+    def __enter__(self):
+        if not _openblas:
+            _openblas.append(_find_openblas_threads())
+        fns = _openblas[0]
+        self.saved = None if fns is None else fns[0]()
+        if self.saved is not None and self.saved > 1:
+            fns[1](1)
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None and self.saved > 1:
+            _openblas[0][1](self.saved)

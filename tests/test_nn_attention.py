@@ -316,8 +316,9 @@ def test_sdpa_blocked_weights_and_dropout(small_blocks):
 
 
 def test_blas_keeps_to_one_thread_inside_the_blocks_and_is_restored():
+    from ember import _parallel
     from ember.ops import attention
-    fns = attention._find_openblas_threads()
+    fns = _parallel._find_openblas_threads()
     if fns is None:
         pytest.skip('NumPy does not use OpenBLAS here')
     before, seen = fns[0](), []

@@ -28,7 +28,6 @@ Backward per block of batch entries, with P the probabilities, D the dropout sca
 Grouped-query attention (fewer key/value heads than query heads) repeats k and v along the
 head axis (-3) and sums their gradients back over each group.
 """
-import ctypes
 import itertools
 import math
 
@@ -48,50 +47,6 @@ SAFE_EXP = 60              # |score| below this: exp(score) needs no shift (e^60
 MILD_MASK = 20             # float masks within [-MILD_MASK, 0] keep that (e^-80 is normal)
 CAUSAL_ROWS = 64           # causal: blocks of a quarter of the rows (at least this many)
 PARALLEL_MIN = 1 << 16     # fewer score elements than this: all blocks on the calling thread
-
-
-# ---- BLAS threads -----------------------------------------------------------------------------
-def _find_openblas_threads():
-    """(get, set) of the thread count of the OpenBLAS NumPy links to (Linux), or None."""
-    try:
-        with open('/proc/self/maps') as f:
-            paths = {line.split()[-1] for line in f if 'openblas' in line.lower()}
-    except OSError:
-        return None
-    for path in sorted(paths, key=lambda p: ('numpy' not in p, p)):   # NumPy's own first
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in (('scipy_openblas', '64_'), ('scipy_openblas', ''),
-                               ('openblas', '64_'), ('openblas', '')):
-            get = getattr(lib, f'{prefix}_get_num_threads{suffix}', None)
-            put = getattr(lib, f'{prefix}_set_num_threads{suffix}', None)
-            if get is not None and put is not None:
-                return get, put
-    return None
-
-
-_openblas = []
-
-
-class _OneBlasThread:
-    """Context: OpenBLAS computes on the calling thread only (restored on exit). Inside
-    ember's own thread pool a multi-threaded BLAS would oversubscribe the cores."""
-    __slots__ = ('saved',)
-
-    def __enter__(self):
-        if not _openblas:
-            _openblas.append(_find_openblas_threads())
-        fns = _openblas[0]
-        self.saved = None if fns is None else fns[0]()
-        if self.saved is not None and self.saved > 1:
-            fns[1](1)
-        return self
-
-    def __exit__(self, *exc):
-        if self.saved is not None and self.saved > 1:
-            _openblas[0][1](self.saved)
 
 
 # ---- blocks -----------------------------------------------------------------------------------
@@ -129,7 +84,7 @@ def _run(fn, blocks, work, cuda):
     if cuda:
         return run(blocks)
     threads = _parallel.get_num_threads()
-    with _OneBlasThread():
+    with _parallel.one_blas_thread():
         if threads == 1 or len(blocks) == 1 or work < PARALLEL_MIN:
             return run(blocks)
         parts = [blocks[i:j] for i, j in _parallel._splits(len(blocks), min(threads, len(blocks)))]
