@@ -31,15 +31,22 @@ Arguments are checked by ``ember.nn.functional``; these Ops assume valid shapes 
 """
 from math import prod
 
+import numpy as np
+
+from .. import _parallel
 from .._backend import xp_of
 from ..autograd.function import Op
-from .im2col import (chunks, col2im, im2col, interior, is_pointwise, out_sizes, pad_crop,
-                     padded_sizes, row_columns, row_windows, scratch, windows)
+from .im2col import (KEEP_ELEMENTS, chunks, col2im, im2col, interior, is_pointwise, out_sizes,
+                     pad_crop, padded_sizes, row_columns, row_windows, scratch, windows)
 from .reduction import _sum
 
 __all__ = []
 
 _ALL = slice(None)
+
+#: Passes over fewer column elements than this run on the calling thread (with BLAS's own
+#: threads): sharing them out costs more than it saves.
+PARALLEL_MIN = 1 << 18
 
 
 def _bias_grad(g):
@@ -118,70 +125,145 @@ def _uses_rows(c, o, kernel, stride, out, rows, groups, weight_grad):
     return row_cost < columns
 
 
+def _run(parts, work, gw, like):
+    """Call ``work(batch_slice, gw_part)`` for every slice of ``parts``. Large NumPy work is
+    shared out: each of ember's threads takes a contiguous run of slices, with a BLAS confined
+    to it and its own copy of the ``gw`` accumulator (summed at the end), so the whole pass
+    synchronises once, where a multi-threaded BLAS would at every block of every GEMM."""
+    threads = min(_parallel.get_num_threads(), len(parts))
+    if threads <= 1 or xp_of(like) is not np:
+        for sl in parts:
+            work(sl, gw)
+        return
+    runs = [parts[i:j] for i, j in _parallel._splits(len(parts), threads)]
+    accs = [gw] + [None if gw is None else np.zeros_like(gw) for _ in runs[1:]]
+
+    def run(slices, acc):
+        for sl in slices:
+            work(sl, acc)
+    with _parallel.one_blas_thread():
+        futures = [_parallel._executor().submit(run, r, acc) for r, acc in zip(runs, accs)]
+        for f in futures:
+            f.result()
+    for acc in accs[1:]:
+        if acc is not None:
+            gw += acc
+
+
+def _pass_parts(n, per_sample):
+    """The batch slices of a pass: small enough for the cache, one per thread at least, and
+    the whole batch in one piece for small passes (not worth a thread)."""
+    if n * per_sample < PARALLEL_MIN:
+        return [slice(0, n)]
+    return chunks(n, per_sample, _parallel.get_num_threads())
+
+
 def _column_pass(xpad, kernel, stride, dilation, out, groups, w=None, y=None, bias=None,
-                 g=None, gw=None, keep=False):
-    """One sweep over the full columns of ``xpad`` (N, C, *padded), batch chunk by chunk.
+                 g=None, gw=None, keep=False, cols=None):
+    """One sweep over the full columns (C K, N L) of ``xpad`` (N, C, *padded), batch chunk by
+    chunk (``cols``: columns kept from an earlier sweep instead, as (C, *k, N, *out)).
 
     With ``y`` (N, O, *out): y = conv(xpad, w) (+ bias).
     With ``gw`` (P, C/G, *k): gw += g (G, P/G, N L) times the columns transposed.
-    Returns the columns (C K, N L) when ``keep`` and they were built in one piece, else None.
+    Returns the columns when ``keep`` and they are small enough to keep, else None.
     """
-    xp = xp_of(xpad)
-    n, c = xpad.shape[:2]
+    xp = xp_of(xpad if cols is None else cols)
+    d = len(kernel)
     length = prod(out)
-    view = windows(xpad, kernel, stride, dilation, out)
-    parts = chunks(n, c * prod(kernel) * length)
-    keep = keep and len(parts) == 1
+    if cols is None:
+        n, c = xpad.shape[:2]
+        view = windows(xpad, kernel, stride, dilation, out)
+        if keep and c * prod(kernel) * n * length <= KEEP_ELEMENTS:
+            cols = xp.empty((c,) + kernel + (n,) + out, xpad.dtype)
+        build = True
+    else:
+        c, n = cols.shape[0], cols.shape[1 + d]
+        build = False
+    ck = c * prod(kernel)
     w3 = None if w is None else _w3(w, groups)
-    for sl in parts:
+
+    def work(sl, acc):
         m = sl.stop - sl.start
-        cols = im2col(view[sl], None if keep else 'columns')
-        cols3 = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
+        if cols is None:
+            part = im2col(view[sl], scratch('columns', (c,) + kernel + (m,) + out, xpad.dtype,
+                                            xpad)).reshape(ck, m * length)
+        else:
+            if build:
+                im2col(view[sl], cols[(_ALL,) * (1 + d) + (sl,)])
+            part = cols.reshape(ck, n * length)[:, sl.start * length:sl.stop * length]
+        cols3 = part.reshape(groups, ck // groups, m * length)
         if y is not None:
             ycm = scratch('gemm', (groups, w3.shape[1], m * length), y.dtype, y)
             xp.matmul(w3, cols3, out=ycm)
             _store(ycm.reshape((groups, w3.shape[1], m) + out), y[sl], bias)
-        if gw is not None:
-            gw3 = gw.reshape(groups, gw.shape[0] // groups, -1)
-            gw3 += _gemm_nt(g[:, :, sl.start * length:sl.stop * length], cols3)
+        if acc is not None:
+            acc3 = acc.reshape(groups, acc.shape[0] // groups, -1)
+            acc3 += _gemm_nt(g[:, :, sl.start * length:sl.stop * length], cols3)
+    _run(_pass_parts(n, ck * length), work, gw, xpad if cols is None else cols)
     return cols if keep else None
 
 
 def _row_pass(xpad, kernel, stride, dilation, out, groups, w=None, y=None, bias=None, g=None,
-              gw=None, keep=False):
-    """``_column_pass`` with row columns (unit stride in the first spatial dim): g is
-    (G, P/G, N R L') with zero rows beyond out[0] (``_channel_major(..., rows=R)``)."""
-    xp = xp_of(xpad)
-    n, c, rows = xpad.shape[:3]
+              gw=None, keep=False, cols=None):
+    """``_column_pass`` with row columns (C K', N R L') (unit stride in the first spatial
+    dim; ``cols`` kept as (C, *k', N, R, *out')); g is (G, P/G, N R L') with zero rows beyond
+    out[0] (``_channel_major(..., rows=R)``)."""
+    xp = xp_of(xpad if cols is None else cols)
+    d = len(kernel) - 1
     k0, kr = kernel[0], prod(kernel[1:])
     per_row = prod(out[1:])
     shift = dilation[0] * per_row                     # one kernel row = this many columns
+    if cols is None:
+        n, c, rows = xpad.shape[:3]
+        view = row_windows(xpad, kernel, stride, dilation, out)
+        if keep and c * kr * n * rows * per_row <= KEEP_ELEMENTS:
+            cols = xp.empty((c,) + kernel[1:] + (n, rows) + out[1:], xpad.dtype)
+        build = True
+    else:
+        c, n, rows = cols.shape[0], cols.shape[1 + d], cols.shape[2 + d]
+        build = False
+    ckr = c * kr
+    span = rows * per_row                             # columns per sample
     o = 0 if y is None else y.shape[1]
-    view = row_windows(xpad, kernel, stride, dilation, out)
-    parts = chunks(n, (c * kr + k0 * o) * rows * per_row)
-    keep = keep and len(parts) == 1
     w_rows = None if w is None else _w_rows(w, groups)
-    for sl in parts:
+
+    def work(sl, acc):
         m = sl.stop - sl.start
-        width = m * rows * per_row
-        cols = row_columns(view[sl], None if keep else 'columns')
-        cols3 = cols.reshape(groups, cols.shape[0] // groups, width)
+        width = m * span
+        if cols is None:
+            part = row_columns(view[sl], scratch('columns', (c,) + kernel[1:] + (m, rows)
+                                                 + out[1:], xpad.dtype, xpad))
+            part = part.reshape(ckr, width)
+        else:
+            if build:
+                row_columns(view[sl], cols[(_ALL,) * (1 + d) + (sl,)])
+            part = cols.reshape(ckr, n * span)[:, sl.start * span:sl.stop * span]
+        cols3 = part.reshape(groups, ckr // groups, width)
         if y is not None:
             og = o // groups
             z = scratch('gemm', (groups, k0 * og, width), y.dtype, y)
             xp.matmul(w_rows, cols3, out=z)
-            acc = z[:, :og]
+            acc_y = z[:, :og]
             for i in range(1, k0):          # output row r adds kernel row i of input row r + i d
-                acc[:, :, :width - i * shift] += z[:, i * og:(i + 1) * og, i * shift:]
-            acc = acc.reshape((groups, og, m, rows) + out[1:])[:, :, :, :out[0]]
-            _store(acc, y[sl], bias)
-        if gw is not None:
-            gw5 = gw.reshape(groups, gw.shape[0] // groups, c // groups, k0, kr)
-            gs = g[:, :, sl.start * rows * per_row:sl.stop * rows * per_row]
-            for i in range(k0):
-                gw5[:, :, :, i] += _gemm_nt(gs[:, :, :width - i * shift],
-                                            cols3[:, :, i * shift:]).reshape(gw5[:, :, :, i].shape)
+                acc_y[:, :, :width - i * shift] += z[:, i * og:(i + 1) * og, i * shift:]
+            acc_y = acc_y.reshape((groups, og, m, rows) + out[1:])[:, :, :, :out[0]]
+            _store(acc_y, y[sl], bias)
+        if acc is not None:
+            _row_weight_grad(acc, g[:, :, sl.start * span:sl.stop * span], cols3, shift)
+    _run(_pass_parts(n, (ckr + k0 * o) * span), work, gw, xpad if cols is None else cols)
     return cols if keep else None
+
+
+def _row_weight_grad(gw, g, cols3, shift):
+    """gw (P, C/G, k0, *k') += g (G, P/G, W) times row columns cols3 (G, C/G K', W): kernel
+    row i pairs output row r with input row r + i d, ``shift`` = d L' columns further (the
+    last rows of g are zero, so nothing is lost at the end)."""
+    groups, width = cols3.shape[0], cols3.shape[2]
+    k0 = gw.shape[2]
+    gw5 = gw.reshape(groups, gw.shape[0] // groups, gw.shape[1], k0, -1)
+    for i in range(k0):
+        part = _gemm_nt(g[:, :, :width - i * shift], cols3[:, :, i * shift:])
+        gw5[:, :, :, i] += part.reshape(gw5[:, :, :, i].shape)
 
 
 def _sweep(rows, xpad, kernel, stride, dilation, out, groups, **kw):
@@ -207,11 +289,13 @@ def _col2im_pass(g3, w3t, kernel, stride, dilation, out, dst):
     xp = xp_of(g3)
     c, n = dst.shape[:2]
     length = prod(out)
-    for sl in chunks(n, c * prod(kernel) * length):
+
+    def work(sl, _):
         m = sl.stop - sl.start
         cols = scratch('columns', (w3t.shape[0], w3t.shape[1], m * length), dst.dtype, dst)
         xp.matmul(w3t, g3[:, :, sl.start * length:sl.stop * length], out=cols)
         col2im(cols.reshape((c,) + kernel + (m,) + out), dst[:, sl], kernel, stride, dilation)
+    _run(_pass_parts(n, c * prod(kernel) * length), work, None, dst)
     return dst
 
 
@@ -290,22 +374,8 @@ def _weight_grad(g_cols, cols, gw, rows, x, pads, stride, dilation, out, groups)
     """gw (O, C/G, *k) += the output gradient g_cols (channel-major, in the layout of the
     columns) against the kept columns ``cols``, or against columns rebuilt from x (N, C, *in)
     padded by ``pads`` when None."""
-    kernel = gw.shape[2:]
-    if cols is None:
-        _sweep(rows, pad_crop(x, pads, True, 'padded'), kernel, stride, dilation, out, groups,
-               g=g_cols, gw=gw)
-        return gw
-    cols3 = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
-    if not rows:
-        gw3 = gw.reshape(groups, gw.shape[0] // groups, -1)
-        gw3 += _gemm_nt(g_cols, cols3)
-        return gw
-    shift = dilation[0] * prod(out[1:])
-    gw5 = gw.reshape(groups, gw.shape[0] // groups, gw.shape[1], kernel[0], -1)
-    width = cols.shape[1]
-    for i in range(kernel[0]):
-        gw5[:, :, :, i] += _gemm_nt(g_cols[:, :, :width - i * shift],
-                                    cols3[:, :, i * shift:]).reshape(gw5[:, :, :, i].shape)
+    xpad = pad_crop(x, pads, True, 'padded') if cols is None else None
+    _sweep(rows, xpad, gw.shape[2:], stride, dilation, out, groups, g=g_cols, gw=gw, cols=cols)
     return gw
 
 
