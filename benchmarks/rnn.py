@@ -5,19 +5,34 @@
   * GRU(64 -> 32) on input (8, 200, 64) (8 steps, batch 200): forward only;
   * LSTM / GRU / RNN forward and forward+backward, bidirectional, packed input, and cells.
 
-    python benchmarks/rnn.py            # everything, CPU
-    python benchmarks/rnn.py --quick    # fewer repeats
+    python benchmarks/rnn.py                 # everything, CPU, all cores
+    python benchmarks/rnn.py --quick         # fewer repeats
+    python benchmarks/rnn.py --only lstm     # one section: lstm, gru, layers, packed, cells
+    python benchmarks/rnn.py --threads 1     # one thread in BLAS, torch and ember
     python benchmarks/rnn.py --device cuda
 
 Ratios are ember time / torch time (below 1 means ember is faster). Both libraries get the
-same weights (torch's initialisation copied into ember) and the same inputs.
+same weights (torch's initialisation copied into ember) and the same inputs. On a machine
+shared with other jobs, multi-threaded timings swing widely (BLAS and OpenMP threads wait for
+a busy core); ``--threads 1`` gives steadier ratios of the work each library does.
 """
 import argparse
 import os
 import sys
 
-import numpy as np
-import torch
+
+def _threads_from_argv():
+    """``--threads N`` must reach OpenBLAS and OpenMP before NumPy and torch are imported."""
+    for i, arg in enumerate(sys.argv[:-1]):
+        if arg == '--threads':
+            for var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+                os.environ[var] = sys.argv[i + 1]
+
+
+_threads_from_argv()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import ember  # noqa: E402
@@ -206,7 +221,12 @@ def main():
     p.add_argument('--device', default='cpu')
     p.add_argument('--quick', action='store_true')
     p.add_argument('--only', default=None, help='lstm, gru, layers, packed, cells')
+    p.add_argument('--threads', type=int, default=None,
+                   help='threads for BLAS, torch and ember (default: all cores)')
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        ember.set_num_threads(args.threads)
     min_time = 0.3 if args.quick else 1.0
     libs = [Lib(ember, args.device), Lib(torch, args.device)]
     print(f'ember {ember.__version__} vs torch {torch.__version__}, device {args.device}, '

@@ -11,6 +11,7 @@ import torch.nn.functional as TF
 
 import ember
 import ember.nn.functional as F
+from ember import _parallel as parallel_mod
 from ember.ops import conv as conv_mod
 from ember.ops import im2col as im2col_mod
 from tests.helpers import E, T, assert_close, check, gradcheck, noncontig, rand, to_np
@@ -172,14 +173,21 @@ def force_layout(monkeypatch, rows):
 
 
 @pytest.mark.parametrize('rows', [True, False])
-@pytest.mark.parametrize('limit', [None, 300])
-def test_conv_column_layouts(monkeypatch, rows, limit):
-    """Full columns and row columns (kept from forward, or rebuilt chunk by chunk in backward)
-    agree with torch, in every dimensionality, with groups, dilation and both grad_input
-    routes."""
+@pytest.mark.parametrize('limit,threads', [(None, False), (300, False), (300, True),
+                                           ('nokeep', True)])
+def test_conv_column_layouts(monkeypatch, rows, limit, threads):
+    """Full columns and row columns (kept from forward, or rebuilt chunk by chunk in backward,
+    on one thread or shared out across ember's threads) agree with torch, in every
+    dimensionality, with groups, dilation and both grad_input routes."""
     force_layout(monkeypatch, rows)
-    if limit:
+    if limit == 'nokeep':
+        monkeypatch.setattr(im2col_mod, 'CHUNK_ELEMENTS', 100)
+        monkeypatch.setattr(conv_mod, 'KEEP_ELEMENTS', 0)
+    elif limit:
         monkeypatch.setattr(im2col_mod, 'CHUNK_ELEMENTS', limit)
+    if threads:
+        monkeypatch.setattr(conv_mod, 'PARALLEL_MIN', 0)
+        monkeypatch.setattr(parallel_mod, '_threads', [2])
     for flip in (True, False):
         monkeypatch.setattr(conv_mod, '_flip_is_cheaper', lambda *a, flip=flip: flip)
         check(*conv_pair(2, padding=(2, 1), dilation=(2, 1), groups=2), rand(3, 4, 7, 6),
@@ -190,6 +198,8 @@ def test_conv_column_layouts(monkeypatch, rows, limit):
           rand(3), **tols(np.float32))
     check(*conv_pair(2, stride=(1, 2)), rand(2, 3, 6, 7, dtype=np.float64),
           rand(4, 3, 3, 3, dtype=np.float64))
+    check(*conv_pair(2, groups=2), rand(3, 4, 5, 6), rand(6, 2, 1, 1), rand(6),     # pointwise
+          **tols(np.float32))
     gradcheck(lambda x, w: F.conv2d(x, w, padding=(1, 0), dilation=(2, 1)),
               rand(2, 2, 5, 4, dtype=np.float64), rand(3, 2, 2, 3, dtype=np.float64))
     check(*conv_pair(2, padding=1), noncontig(rand(2, 3, 5, 5)), rand(4, 3, 3, 3),

@@ -100,6 +100,7 @@ def test_conv_transpose_routes(monkeypatch, flip, rows):
     full or row columns (cost models pick per shape; force each)."""
     monkeypatch.setattr(conv_mod, '_flip_is_cheaper', lambda *a: flip)
     monkeypatch.setattr(conv_mod, '_uses_rows', lambda c, o, k, stride, *a: rows and stride[0] == 1)
+    monkeypatch.setattr(conv_mod, 'PARALLEL_MIN', 0)              # share passes out to threads
     for d in (1, 2, 3):
         check(*pair(d, padding=1, dilation=2, output_padding=1, groups=2),
               rand(2, 4, *SPATIAL[d]), rand(4, 3, *KERNEL[d]), rand(6), **tols(np.float32))

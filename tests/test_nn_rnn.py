@@ -12,13 +12,24 @@ import pytest
 import torch
 
 import ember
-from tests.helpers import E, T, assert_close, to_np
+from ember.ops import rnn as rnn_ops
+from tests.helpers import E, T, assert_close, check, gradcheck, to_np
 from tests.helpers_nn import build_pair, check_module
 
 I, H, P = 3, 5, 2               # input size, hidden size, projection size
 STEPS, BATCH = 4, 3
 LENGTHS = {'sorted': [4, 3, 3, 1], 'unsorted': [3, 4, 1, 3]}    # batch 4 when packed
 KINDS = [('LSTM', 0), ('LSTM', P), ('GRU', 0), ('RNN_TANH', 0), ('RNN_RELU', 0)]
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _torch_single_threaded():
+    """torch's threads only slow these tiny layers down (its thread pool spins on a busy
+    machine); restored after this file."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _lib(m):
@@ -58,11 +69,14 @@ def forward_fn(kind, packed, batch_first):
     return run
 
 
+# layers x bidirectional x h0 given: every pair of values appears (all of them crossed with
+# batch_first, padded/packed input and the kinds would take too long)
+LAYOUTS = [(1, False, False), (1, True, True), (2, False, True), (2, True, False)]
+
+
 @pytest.mark.parametrize('kind,proj', KINDS)
-@pytest.mark.parametrize('layers', [1, 2])
-@pytest.mark.parametrize('bidir', [False, True])
+@pytest.mark.parametrize('layers,bidir,with_h0', LAYOUTS)
 @pytest.mark.parametrize('batch_first', [False, True])
-@pytest.mark.parametrize('with_h0', [False, True])
 @pytest.mark.parametrize('packed', [None, 'sorted', 'unsorted'])
 def test_matches_torch_every_option(kind, proj, layers, bidir, batch_first, with_h0, packed):
     rng = np.random.default_rng(layers + 2 * bidir + 4 * batch_first)
@@ -89,9 +103,8 @@ def test_matches_torch_float32(kind, proj, bidir, packed):
 
 
 @pytest.mark.parametrize('kind,proj', KINDS)
-@pytest.mark.parametrize('bidir', [False, True])
-@pytest.mark.parametrize('batch_first', [False, True])
-@pytest.mark.parametrize('with_h0', [False, True])
+@pytest.mark.parametrize('bidir,batch_first,with_h0', [(False, False, False), (False, True, True),
+                                                       (True, False, True), (True, True, False)])
 def test_unbatched_input(kind, proj, bidir, batch_first, with_h0):
     rng = np.random.default_rng(3)
     inputs = [rng.standard_normal((STEPS, I))]
@@ -106,6 +119,55 @@ def test_no_bias_and_long_sequence(kind, proj):
     rng = np.random.default_rng(4)
     check_module(make(kind, proj, bias=False, num_layers=2), [rng.standard_normal((30, 2, I))],
                  dtype=np.float64, forward=forward_fn(kind, None, False))
+
+
+@pytest.mark.parametrize('kind,proj', KINDS)
+@pytest.mark.parametrize('packed', [None, 'unsorted'])
+def test_large_batch(kind, proj, packed):
+    """Batches of many rows per step (the input projection then runs per step instead of as
+    one GEMM), padded and packed. The packed output is compared padded: torch sorts more
+    than 16 lengths with an unstable sort, so the order of equal lengths in its packed data is
+    its own."""
+    rng = np.random.default_rng(16)
+    lengths = [3] * 10 + [2] * 12 + [1] * 8
+    rng.shuffle(lengths)
+    x = rng.standard_normal((3, len(lengths), I))
+
+    def run(m, x, *states):
+        U = _lib(m).nn.utils.rnn
+        if packed:
+            x = U.pack_padded_sequence(x, lengths, enforce_sorted=False)
+        out, hx = m(x, tuple(states) if kind == 'LSTM' else states[0])
+        return (U.pad_packed_sequence(out)[0] if packed else out), hx
+    states = [rng.standard_normal(s) for s in state_shapes(kind, proj, 2, True, len(lengths))]
+    check_module(make(kind, proj, num_layers=2, bidirectional=True), [x] + states,
+                 dtype=np.float64, forward=run, modes=('train',))
+
+
+@pytest.fixture
+def split_batches(monkeypatch):
+    """Every padded layer runs its batch as two halves on two threads, however small."""
+    monkeypatch.setattr(rnn_ops, '_SPLIT_WORK', 1)
+    threads = ember.get_num_threads()
+    ember.set_num_threads(2)
+    yield
+    ember.set_num_threads(threads)
+
+
+@pytest.mark.parametrize('kind,proj', KINDS)
+@pytest.mark.parametrize('use', ['everything', 'final states'])
+def test_batch_split_across_threads(kind, proj, use, split_batches):
+    """Rows of the batch run on separate threads (17 rows: halves of 8 and 9); outputs and
+    gradients are torch's."""
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((17, STEPS, I))
+    states = [rng.standard_normal(s) for s in state_shapes(kind, proj, 2, True, 17)]
+
+    def run(m, x, *states):
+        out, hx = m(x, tuple(states) if kind == 'LSTM' else states[0])
+        return (out, hx) if use == 'everything' else hx
+    check_module(make(kind, proj, num_layers=2, bidirectional=True, batch_first=True),
+                 [x] + states, dtype=np.float64, forward=run, modes=('train',))
 
 
 @pytest.mark.parametrize('kind,proj', KINDS)
@@ -371,7 +433,7 @@ def test_empty_batch():
 
 # ---- training ---------------------------------------------------------------------------------
 def test_lstm_and_linear_train_like_torch():
-    """20 SGD steps of an LSTM -> Linear regressor give torch's losses."""
+    """20 SGD (momentum) steps of an LSTM -> Linear regressor give torch's losses."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 12, 6)).astype(np.float32)
     y = rng.standard_normal((4, 3)).astype(np.float32)
@@ -390,15 +452,370 @@ def test_lstm_and_linear_train_like_torch():
     em, tm = build_pair(model)
     losses = []
     for lib, m, xs, ys in ((ember, em, E(x), E(y)), (torch, tm, T(x), T(y))):
+        opt = lib.optim.SGD(m.parameters(), lr=0.05, momentum=0.9)
         run = []
         for _ in range(20):
-            loss = ((m(xs) - ys) ** 2).mean()
-            m.zero_grad()
+            loss = lib.nn.functional.mse_loss(m(xs), ys)
+            opt.zero_grad()
             loss.backward()
-            with lib.no_grad():
-                for p in m.parameters():
-                    p -= 0.1 * p.grad
+            opt.step()
             run.append(loss.item())
         losses.append(run)
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)
     assert losses[0][-1] < losses[0][0]
+    assert_close(em.lstm.weight_hh_l1, tm.lstm.weight_hh_l1, 1e-4, 1e-5)
+
+
+# ---- cells ------------------------------------------------------------------------------------
+CELLS = [('RNNCell', {}), ('RNNCell', {'nonlinearity': 'relu'}), ('LSTMCell', {}),
+         ('GRUCell', {})]
+
+
+def cell(kind, kw):
+    return lambda L: getattr(L.nn, kind)(I, H, **kw)
+
+
+def cell_states(kind, batch, rng):
+    shape = (batch, H) if batch else (H,)
+    n = 2 if kind == 'LSTMCell' else 1
+    return [rng.standard_normal(shape) for _ in range(n)]
+
+
+def cell_call(kind):
+    def run(m, x, *states):
+        if not states:
+            return m(x)
+        return m(x, tuple(states) if kind == 'LSTMCell' else states[0])
+    return run
+
+
+@pytest.mark.parametrize('kind,kw', CELLS)
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('batch', [3, None])
+@pytest.mark.parametrize('with_hx', [False, True])
+def test_cells_match_torch(kind, kw, dtype, batch, with_hx):
+    rng = np.random.default_rng(8)
+    inputs = [rng.standard_normal((batch, I) if batch else (I,))]
+    if with_hx:
+        inputs += cell_states(kind, batch, rng)
+    check_module(cell(kind, kw), inputs, dtype=dtype, forward=cell_call(kind))
+
+
+@pytest.mark.parametrize('kind,kw', CELLS)
+def test_cells_without_bias(kind, kw):
+    rng = np.random.default_rng(9)
+    inputs = [rng.standard_normal((2, I))] + cell_states(kind, 2, rng)
+    check_module(lambda L: getattr(L.nn, kind)(I, H, bias=False, **kw), inputs,
+                 dtype=np.float64, forward=cell_call(kind))
+
+
+def _stepped(kind):
+    """forward(cell, x (T, B, I), *states): the cell applied step by step; returns every
+    step's h stacked (T, B, H) and the last states."""
+    def run(m, x, *states):
+        L = _lib(m)
+        hx = (tuple(states) if kind == 'LSTMCell' else states[0]) if states else None
+        outs = []
+        for xt in x.unbind(0):
+            hx = m(xt, hx)
+            outs.append(hx[0] if kind == 'LSTMCell' else hx)
+        return (L.stack(outs, 0),) + (tuple(hx) if kind == 'LSTMCell' else (hx,))
+    return run
+
+
+@pytest.mark.parametrize('kind,kw', CELLS)
+def test_cells_stepped_through_time_match_torch(kind, kw):
+    """Backward through a Python loop of cell steps (gradients of every step accumulate into
+    the weights), against torch doing the same."""
+    rng = np.random.default_rng(10)
+    inputs = [rng.standard_normal((STEPS, BATCH, I))] + cell_states(kind, BATCH, rng)
+    check_module(cell(kind, kw), inputs, dtype=np.float64, forward=_stepped(kind),
+                 modes=('train',))
+
+
+@pytest.mark.parametrize('kind,kw', CELLS)
+def test_cells_stepped_equal_the_layer(kind, kw):
+    """A cell looped over time gives the one-layer RNN/LSTM/GRU's output and final states
+    (same weights), and the same gradients."""
+    layer_kind = kind[:-4]
+    layer = getattr(ember.nn, layer_kind)(I, H, **kw).double()
+    c = getattr(ember.nn, kind)(I, H, **kw).double()
+    c.load_state_dict({k[:-3]: v for k, v in layer.state_dict().items()})
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((STEPS, BATCH, I))
+    states = cell_states(kind, BATCH, rng)
+    xs = [E(x, True), E(x, True)]
+    ss = [[E(s, True) for s in states], [E(s, True) for s in states]]
+    got = _stepped(kind)(c, xs[0], *ss[0])
+    hx = [s.unsqueeze(0) for s in ss[1]]
+    out, fin = layer(xs[1], tuple(hx) if kind == 'LSTMCell' else hx[0])
+    fin = fin if kind == 'LSTMCell' else (fin,)
+    want = (out,) + tuple(f[0] for f in fin)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(to_np(a), to_np(b), rtol=1e-12, atol=1e-12)
+    ember.autograd.backward(list(got), [ember.ones_like(g) for g in got])
+    ember.autograd.backward(list(want), [ember.ones_like(g) for g in want])
+    np.testing.assert_allclose(to_np(xs[0].grad), to_np(xs[1].grad), rtol=1e-10, atol=1e-12)
+    for a, b in zip(ss[0], ss[1]):
+        np.testing.assert_allclose(to_np(a.grad), to_np(b.grad), rtol=1e-10, atol=1e-12)
+    for name, p in c.named_parameters():
+        np.testing.assert_allclose(to_np(p.grad), to_np(getattr(layer, name + '_l0').grad),
+                                   rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize('kind', ['RNNCell', 'LSTMCell', 'GRUCell'])
+def test_cell_default_init_and_reprs(kind):
+    ember.manual_seed(0)
+    m = getattr(ember.nn, kind)(50, 100)
+    bound = 1 / math.sqrt(100)
+    for name, p in m.named_parameters():
+        a = to_np(p)
+        assert a.min() >= -bound and a.max() <= bound, name
+        assert abs(a.std() - bound / math.sqrt(3)) < 0.1 * bound / math.sqrt(3), name
+    for args, kw in (((3, 4), {}), ((3, 4), {'bias': False})):
+        assert repr(getattr(ember.nn, kind)(*args, **kw)) == \
+            repr(getattr(torch.nn, kind)(*args, **kw))
+    assert repr(ember.nn.RNNCell(3, 4, nonlinearity='relu')) == \
+        repr(torch.nn.RNNCell(3, 4, nonlinearity='relu'))
+
+
+CELL_ERRORS = {
+    'input size': lambda L: L.nn.LSTMCell(4, 5)(L.zeros(3, 6)),
+    'hidden batch': lambda L: L.nn.GRUCell(4, 5)(L.zeros(3, 4), L.zeros(2, 5)),
+    'hidden size': lambda L: L.nn.RNNCell(4, 5)(L.zeros(3, 4), L.zeros(3, 6)),
+    'cell state size': lambda L: L.nn.LSTMCell(4, 5)(L.zeros(3, 4),
+                                                     (L.zeros(3, 5), L.zeros(3, 6))),
+    '3-D input': lambda L: L.nn.LSTMCell(4, 5)(L.zeros(2, 3, 4)),
+    '3-D hidden': lambda L: L.nn.GRUCell(4, 5)(L.zeros(3, 4), L.zeros(1, 3, 5)),
+    '3-D hx[0]': lambda L: L.nn.LSTMCell(4, 5)(L.zeros(3, 4),
+                                               (L.zeros(1, 3, 5), L.zeros(1, 3, 5))),
+    'unbatched input, batched hidden': lambda L: L.nn.GRUCell(4, 5)(L.zeros(4), L.zeros(3, 5)),
+    'input dtype': lambda L: L.nn.GRUCell(4, 5)(L.zeros(3, 4, dtype=L.float64)),
+    'integer input': lambda L: L.nn.RNNCell(4, 5)(L.zeros(3, 4, dtype=L.int64)),
+    'hidden dtype': lambda L: L.nn.GRUCell(4, 5)(L.zeros(3, 4), L.zeros(3, 5, dtype=L.float64)),
+    'nonlinearity': lambda L: L.nn.RNNCell(4, 5, nonlinearity='x')(L.zeros(3, 4)),
+}
+
+
+@pytest.mark.parametrize('case', list(CELL_ERRORS))
+def test_cell_errors_match_torch(case):
+    _raises_like(lambda: CELL_ERRORS[case](ember), lambda: CELL_ERRORS[case](torch))
+
+
+# ---- nn.utils.rnn ---------------------------------------------------------------------------------
+def _seqs(lengths, rng, trailing=(2,)):
+    return [rng.standard_normal((n,) + trailing) for n in lengths]
+
+
+def _same_packed(e, t):
+    assert isinstance(e, ember.nn.utils.rnn.PackedSequence)
+    assert_close(e.data, t.data)
+    assert to_np(e.batch_sizes).tolist() == t.batch_sizes.tolist()
+    assert e.batch_sizes.dtype == ember.int64 and e.batch_sizes.device.type == 'cpu'
+    for a, b in ((e.sorted_indices, t.sorted_indices), (e.unsorted_indices, t.unsorted_indices)):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert to_np(a).tolist() == b.tolist()
+
+
+@pytest.mark.parametrize('batch_first', [False, True])
+@pytest.mark.parametrize('padding_side', ['right', 'left'])
+@pytest.mark.parametrize('trailing', [(), (2,), (2, 3)])
+def test_pad_sequence_matches_torch(batch_first, padding_side, trailing):
+    seqs = _seqs([3, 5, 1], np.random.default_rng(0), trailing)
+
+    def fn(L, *xs):
+        return L.nn.utils.rnn.pad_sequence(list(xs), batch_first=batch_first,
+                                           padding_value=-1.5, padding_side=padding_side)
+    check(lambda *xs: fn(ember, *xs), lambda *xs: fn(torch, *xs), *seqs)
+
+
+def test_pad_sequence_of_a_tensor_and_float64():
+    x = np.random.default_rng(1).standard_normal((2, 3, 4))
+    check(lambda a: ember.nn.utils.rnn.pad_sequence(a, True),
+          lambda a: torch.nn.utils.rnn.pad_sequence(a, True), x)
+
+
+@pytest.mark.parametrize('batch_first', [False, True])
+@pytest.mark.parametrize('enforce_sorted', [False, True])
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_pack_padded_and_pad_packed_match_torch(batch_first, enforce_sorted, dtype):
+    rng = np.random.default_rng(2)
+    lengths = [5, 3, 3, 1] if enforce_sorted else [3, 5, 1, 3]
+    shape = (4, 6, 2) if batch_first else (6, 4, 2)
+    x = rng.standard_normal(shape).astype(dtype)
+    packs = []
+    for L, X in ((ember, E), (torch, T)):
+        xt = X(x, True)
+        packed = L.nn.utils.rnn.pack_padded_sequence(xt, lengths, batch_first, enforce_sorted)
+        padded, lens = L.nn.utils.rnn.pad_packed_sequence(
+            packed, batch_first=batch_first, padding_value=7.0, total_length=7)
+        (padded * X(rng.standard_normal(tuple(padded.shape)).astype(dtype))).sum().backward()
+        packs.append((packed, padded, lens, xt.grad))
+        rng = np.random.default_rng(2)
+        rng.standard_normal(shape)
+    (ep, epad, elen, eg), (tp, tpad, tlen, tg) = packs
+    _same_packed(ep, tp)
+    assert_close(epad, tpad)
+    assert to_np(elen).tolist() == tlen.tolist() and elen.dtype == ember.int64
+    assert_close(eg, tg)
+
+
+def test_pack_sequence_and_unpack_round_trip():
+    rng = np.random.default_rng(3)
+    seqs = _seqs([2, 4, 1], rng)
+    for enforce in (False, True):
+        order = seqs if not enforce else sorted(seqs, key=len, reverse=True)
+        ep = ember.nn.utils.rnn.pack_sequence([E(s) for s in order], enforce_sorted=enforce)
+        tp = torch.nn.utils.rnn.pack_sequence([T(s) for s in order], enforce_sorted=enforce)
+        _same_packed(ep, tp)
+        back = ember.nn.utils.rnn.unpack_sequence(ep)
+        assert len(back) == 3
+        for b, s in zip(back, order):
+            assert_close(b, T(s))
+
+
+@pytest.mark.parametrize('batch_first', [False, True])
+def test_unpad_sequence(batch_first):
+    seqs = _seqs([3, 1, 4], np.random.default_rng(4))
+    for lengths in ([3, 1, 4], ember.tensor([3, 1, 4])):
+        padded = ember.nn.utils.rnn.pad_sequence([E(s) for s in seqs], batch_first)
+        for got, want in zip(ember.nn.utils.rnn.unpad_sequence(padded, lengths, batch_first),
+                             seqs):
+            assert_close(got, T(want))
+
+
+def test_packed_sequence_to_and_casts():
+    packed = ember.nn.utils.rnn.pack_sequence([E(np.ones((3, 2), np.float32)),
+                                               E(np.ones((2, 2), np.float32))],
+                                              enforce_sorted=False)
+    assert packed.to(ember.float32) is packed
+    d = packed.to(ember.float64)
+    assert d.data.dtype == ember.float64 and d.batch_sizes is packed.batch_sizes
+    assert d.sorted_indices is not None and d.unsorted_indices is not None
+    assert packed.double().data.dtype == ember.float64
+    assert packed.float().data.dtype == ember.float32
+    assert packed.cpu().data.dtype == ember.float32
+    assert not packed.is_cuda and not packed.is_pinned()
+    assert ember.nn.utils.rnn.PackedSequence._fields == torch.nn.utils.rnn.PackedSequence._fields
+    data, batch_sizes, sorted_indices, unsorted_indices = packed
+    assert to_np(ember.nn.utils.rnn.invert_permutation(sorted_indices)).tolist() == \
+        to_np(unsorted_indices).tolist()
+
+
+UTIL_ERRORS = {
+    'unsorted lengths': lambda L: L.nn.utils.rnn.pack_padded_sequence(L.zeros(3, 2, 1), [2, 3]),
+    'zero length': lambda L: L.nn.utils.rnn.pack_padded_sequence(L.zeros(3, 2, 1), [3, 0]),
+    'lengths count': lambda L: L.nn.utils.rnn.pack_padded_sequence(L.zeros(3, 2, 1), [3, 2, 1]),
+    '2-D lengths': lambda L: L.nn.utils.rnn.pack_padded_sequence(L.zeros(3, 2, 1),
+                                                                 L.tensor([[3, 2]])),
+    'unsorted pack_sequence': lambda L: L.nn.utils.rnn.pack_sequence([L.zeros(1), L.zeros(2)]),
+    'total_length too short': lambda L: L.nn.utils.rnn.pad_packed_sequence(
+        L.nn.utils.rnn.pack_sequence([L.zeros(3), L.zeros(2)]), total_length=2),
+    'padding_side': lambda L: L.nn.utils.rnn.pad_sequence([L.zeros(2)], padding_side='top'),
+    'empty list': lambda L: L.nn.utils.rnn.pad_sequence([]),
+    'trailing shapes': lambda L: L.nn.utils.rnn.pad_sequence([L.zeros(3, 2), L.zeros(2, 3)]),
+}
+
+
+@pytest.mark.parametrize('case', list(UTIL_ERRORS))
+def test_utils_errors_match_torch(case):
+    _raises_like(lambda: UTIL_ERRORS[case](ember), lambda: UTIL_ERRORS[case](torch))
+
+
+def test_lengths_beyond_the_padded_length_raise():
+    """torch reads past the input here; ember raises instead."""
+    with pytest.raises(RuntimeError, match='at most the padded length 3, but got 4'):
+        ember.nn.utils.rnn.pack_padded_sequence(ember.zeros(3, 2, 1), [4, 2])
+
+
+# ---- finite differences of the Ops -------------------------------------------------------------
+def _params(rng, kind, layers, bidir, proj=0, i=2, h=3):
+    gates = {'lstm': 4, 'gru': 3}.get(kind, 1)
+    out = proj or h
+    ps = []
+    for layer in range(layers):
+        for _ in range(2 if bidir else 1):
+            width = i if layer == 0 else out * (2 if bidir else 1)
+            ps += [rng.standard_normal((gates * h, width)) * 0.5,
+                   rng.standard_normal((gates * h, out)) * 0.5,
+                   rng.standard_normal(gates * h) * 0.5, rng.standard_normal(gates * h) * 0.5]
+            if proj:
+                ps.append(rng.standard_normal((proj, h)) * 0.5)
+    return ps
+
+
+@pytest.mark.parametrize('kind,proj', [('lstm', 0), ('lstm', 2), ('gru', 0), ('rnn_tanh', 0),
+                                       ('rnn_relu', 0)])
+@pytest.mark.parametrize('packed', [False, True])
+def test_layer_ops_gradcheck(kind, proj, packed):
+    """ember.lstm / gru / rnn_* (two layers, bidirectional) against finite differences in
+    float64, with respect to the input, the initial states and every weight."""
+    rng = np.random.default_rng(12)
+    hid = 3 if proj else 2
+    out = proj or hid
+    x = rng.standard_normal((5, 2) if packed else (3, 2, 2))
+    batch = 2
+    states = [rng.standard_normal((4, batch, out))]
+    if kind == 'lstm':
+        states.append(rng.standard_normal((4, batch, hid)))
+    params = _params(rng, kind, 2, True, proj, h=hid)
+    fn = getattr(rnn_ops, kind)
+    n_states = len(states)
+
+    def run(x, *rest):
+        hx = rest[:n_states]
+        hx = tuple(hx) if kind == 'lstm' else hx[0]
+        ps = list(rest[n_states:])
+        if packed:
+            return fn(x, ember.tensor([2, 2, 1]), hx, ps, True, 2, 0.0, False, True)
+        return fn(x, hx, ps, True, 2, 0.0, False, True, False)
+    gradcheck(run, x, *states, *params)
+
+
+@pytest.mark.parametrize('kind', ['rnn_tanh_cell', 'rnn_relu_cell', 'lstm_cell', 'gru_cell'])
+def test_cell_ops_gradcheck(kind):
+    rng = np.random.default_rng(13)
+    gates = {'lstm_cell': 4, 'gru_cell': 3}.get(kind, 1)
+    x, h, c = rng.standard_normal((2, 3)), rng.standard_normal((2, 2)), rng.standard_normal((2, 2))
+    ws = [rng.standard_normal((gates * 2, 3)), rng.standard_normal((gates * 2, 2)),
+          rng.standard_normal(gates * 2), rng.standard_normal(gates * 2)]
+    fn = getattr(rnn_ops, kind)
+    if kind == 'lstm_cell':
+        gradcheck(lambda x, h, c, *w: fn(x, (h, c), *w), x, h, c, *ws)
+    else:
+        gradcheck(lambda x, h, *w: fn(x, h, *w), x, h, *ws)
+
+
+def test_packing_ops_gradcheck():
+    rng = np.random.default_rng(14)
+    U = ember.nn.utils.rnn
+    gradcheck(lambda x: U.pack_padded_sequence(x, [2, 3, 1], enforce_sorted=False).data,
+              rng.standard_normal((3, 3, 2)))
+    packed = U.pack_padded_sequence(E(rng.standard_normal((3, 2, 2))), [3, 1])
+    gradcheck(lambda d: U.pad_packed_sequence(U.PackedSequence(d, packed.batch_sizes),
+                                              total_length=4)[0], to_np(packed.data))
+    gradcheck(lambda a, b: U.pad_sequence([a, b], padding_side='left'),
+              rng.standard_normal((2, 2)), rng.standard_normal((3, 2)))
+
+
+# ---- GPU --------------------------------------------------------------------------------------
+@pytest.mark.cuda
+@pytest.mark.parametrize('kind,proj', KINDS)
+def test_cuda_matches_cpu(kind, proj):
+    """The same layer on the GPU (CuPy) and the CPU: outputs and gradients, packed input."""
+    cpu = make(kind, proj, num_layers=2, bidirectional=True)(ember).double()
+    gpu = make(kind, proj, num_layers=2, bidirectional=True)(ember).double()
+    gpu.load_state_dict(cpu.state_dict())
+    gpu = gpu.cuda()
+    x = np.random.default_rng(15).standard_normal((STEPS, 4, I))
+    results = []
+    for m, dev in ((cpu, 'cpu'), (gpu, 'cuda')):
+        xt = ember.tensor(x, device=dev, requires_grad=True)
+        packed = ember.nn.utils.rnn.pack_padded_sequence(xt, LENGTHS['unsorted'],
+                                                         enforce_sorted=False)
+        out, _ = ember.nn.utils.rnn.pad_packed_sequence(m(packed)[0])
+        (out * out).sum().backward()
+        results.append([out, xt.grad] + [p.grad for p in m.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(to_np(a), to_np(b), rtol=1e-9, atol=1e-12)

@@ -125,17 +125,29 @@ def _uses_rows(c, o, kernel, stride, out, rows, groups, weight_grad):
     return row_cost < columns
 
 
-def _run(parts, work, gw, like):
-    """Call ``work(batch_slice, gw_part)`` for every slice of ``parts``. Large NumPy work is
-    shared out: each of ember's threads takes a contiguous run of slices, with a BLAS confined
-    to it and its own copy of the ``gw`` accumulator (summed at the end), so the whole pass
-    synchronises once, where a multi-threaded BLAS would at every block of every GEMM."""
-    threads = min(_parallel.get_num_threads(), len(parts))
+def _run(n, per_sample, work, gw, like):
+    """Call ``work(batch_slice, gw_part)`` over slices of the batch ``range(n)`` (per_sample
+    column elements each). Large NumPy passes are shared out: each of ember's threads takes a
+    contiguous run of cache-sized slices, with a BLAS confined to it and its own copy of the
+    ``gw`` accumulator (summed at the end), so the pass synchronises its threads once, where a
+    multi-threaded BLAS does at every block of every GEMM (ruinous when a core is busy
+    elsewhere). Small passes run on the calling thread with one BLAS thread; a single large
+    sample (N = 1) with BLAS's threads."""
+    threads = _parallel.get_num_threads()
     if threads <= 1 or xp_of(like) is not np:
-        for sl in parts:
+        for sl in chunks(n, per_sample):
             work(sl, gw)
         return
-    runs = [parts[i:j] for i, j in _parallel._splits(len(parts), threads)]
+    if n * per_sample < PARALLEL_MIN:
+        with _parallel.one_blas_thread():
+            for sl in chunks(n, per_sample):
+                work(sl, gw)
+        return
+    parts = chunks(n, per_sample, threads)
+    if len(parts) == 1:
+        work(parts[0], gw)
+        return
+    runs = [parts[i:j] for i, j in _parallel._splits(len(parts), min(threads, len(parts)))]
     accs = [gw] + [None if gw is None else np.zeros_like(gw) for _ in runs[1:]]
 
     def run(slices, acc):
@@ -148,14 +160,6 @@ def _run(parts, work, gw, like):
     for acc in accs[1:]:
         if acc is not None:
             gw += acc
-
-
-def _pass_parts(n, per_sample):
-    """The batch slices of a pass: small enough for the cache, one per thread at least, and
-    the whole batch in one piece for small passes (not worth a thread)."""
-    if n * per_sample < PARALLEL_MIN:
-        return [slice(0, n)]
-    return chunks(n, per_sample, _parallel.get_num_threads())
 
 
 def _column_pass(xpad, kernel, stride, dilation, out, groups, w=None, y=None, bias=None,
@@ -199,7 +203,7 @@ def _column_pass(xpad, kernel, stride, dilation, out, groups, w=None, y=None, bi
         if acc is not None:
             acc3 = acc.reshape(groups, acc.shape[0] // groups, -1)
             acc3 += _gemm_nt(g[:, :, sl.start * length:sl.stop * length], cols3)
-    _run(_pass_parts(n, ck * length), work, gw, xpad if cols is None else cols)
+    _run(n, ck * length, work, gw, xpad if cols is None else cols)
     return cols if keep else None
 
 
@@ -250,7 +254,7 @@ def _row_pass(xpad, kernel, stride, dilation, out, groups, w=None, y=None, bias=
             _store(acc_y, y[sl], bias)
         if acc is not None:
             _row_weight_grad(acc, g[:, :, sl.start * span:sl.stop * span], cols3, shift)
-    _run(_pass_parts(n, (ckr + k0 * o) * span), work, gw, xpad if cols is None else cols)
+    _run(n, (ckr + k0 * o) * span, work, gw, xpad if cols is None else cols)
     return cols if keep else None
 
 
@@ -295,7 +299,7 @@ def _col2im_pass(g3, w3t, kernel, stride, dilation, out, dst):
         cols = scratch('columns', (w3t.shape[0], w3t.shape[1], m * length), dst.dtype, dst)
         xp.matmul(w3t, g3[:, :, sl.start * length:sl.stop * length], out=cols)
         col2im(cols.reshape((c,) + kernel + (m,) + out), dst[:, sl], kernel, stride, dilation)
-    _run(_pass_parts(n, c * prod(kernel) * length), work, None, dst)
+    _run(n, c * prod(kernel) * length, work, None, dst)
     return dst
 
 
@@ -326,10 +330,7 @@ class Convolution(Op):
         out = out_sizes(x.shape[2:], kernel, stride, dilation, pads)
         cols, rows = None, False
         if is_pointwise(kernel, stride, pads):
-            y = xp.matmul(_w3(w, groups), x.reshape(n, groups, c // groups, prod(out)))
-            y = y.reshape((n, o) + out)
-            if b is not None:
-                y += b.reshape(b.shape + (1,) * len(out))
+            y = _pointwise(x, _w3(w, groups), b, (n, o) + out)
         else:
             y = xp.empty((n, o) + out, x.dtype)
             cols, rows = _convolve(pad_crop(x, pads, True, 'padded'), w, groups, stride,
@@ -379,19 +380,40 @@ def _weight_grad(g_cols, cols, gw, rows, x, pads, stride, dilation, out, groups)
     return gw
 
 
+def _pointwise(x, w3, b, shape):
+    """y = w3 (G, O/G, C/G) times x (N, C, *sp) per sample (+ b): a 1x1 unit-stride
+    convolution (or its transposed twin), ``shape`` = (N, O, *sp)."""
+    xp = xp_of(x)
+    n, c = x.shape[:2]
+    length = prod(x.shape[2:])
+    x4 = x.reshape(n, w3.shape[0], c // w3.shape[0], length)
+    y = xp.empty(shape, x.dtype)
+    y4 = y.reshape(n, w3.shape[0], w3.shape[1], length)
+
+    def work(sl, _):
+        xp.matmul(w3, x4[sl], out=y4[sl])
+        if b is not None:
+            y[sl] += b.reshape(b.shape + (1,) * (y.ndim - 2))
+    _run(n, c * length, work, None, x)
+    return y
+
+
 def _pointwise_grads(g, x, w, groups, need):
     """(grad_input, grad_weight, grad_bias) of a 1x1 unit-stride convolution."""
     xp = xp_of(g)
-    n, c = x.shape[:2]
-    o = w.shape[0]
-    length = prod(g.shape[2:])
-    gy = g.reshape(n, groups, o // groups, length)
-    w3 = _w3(w, groups)
-    gx = xp.matmul(w3.swapaxes(1, 2), gy).reshape(x.shape) if need[0] else None
+    gx = _pointwise(g, _w3(w, groups).swapaxes(1, 2), None, x.shape) if need[0] else None
     gw = None
     if need[1]:
+        n, c = x.shape[:2]
+        length = prod(g.shape[2:])
+        gy = g.reshape(n, groups, w.shape[0] // groups, length)
         x4 = x.reshape(n, groups, c // groups, length)
-        gw = _sum(xp.matmul(gy, x4.swapaxes(-1, -2)), (0,)).reshape(w.shape)
+        gw = xp.zeros((groups, w.shape[0] // groups, c // groups), g.dtype)
+
+        def work(sl, acc):
+            acc += _sum(xp.matmul(gy[sl], x4[sl].swapaxes(-1, -2)), (0,))
+        _run(n, c * length, work, gw, g)
+        gw = gw.reshape(w.shape)
     return gx, gw, (_bias_grad(g) if need[2] else None)
 
 
@@ -449,11 +471,7 @@ class ConvTranspose(Op):
         ctx.save_for_backward(x, w)
         k, l_in, l_out = prod(kernel), prod(sizes), prod(out)
         if out == sizes and is_pointwise(kernel, stride, pads):
-            wt = w.reshape(groups, cin // groups, -1).swapaxes(1, 2)
-            y = xp.matmul(wt, x.reshape(n, groups, cin // groups, l_in)).reshape((n, cout) + out)
-            if b is not None:
-                y += b.reshape(b.shape + (1,) * len(out))
-            return y
+            return _pointwise(x, _w3(w, groups).swapaxes(1, 2), b, (n, cout) + out)
         if all(s == 1 for s in stride) and _flip_is_cheaper(cin, cout, k, l_in, l_out, groups):
             y = xp.empty((n, cout) + out, x.dtype)
             xpads = tuple((d * (kk - 1) - p, d * (kk - 1) - p + op) for kk, d, p, op in

@@ -8,7 +8,7 @@ position ``o * stride + k * dilation`` of the (zero-padded) input.
 ``windows``   a strided view ``(N, C, *kernel, *out)`` of the padded input (no copy)
 ``im2col``    a batch slice of that view copied into channel-major columns ``(C K, n L)``
               (K = prod(kernel), L = prod(out)): rows ordered (channel, kernel offset), columns
-              (sample, position), so that one GEMM covers the whole batch slice
+              (sample, position), so that one GEMM covers a whole batch slice
 ``row_windows``, ``row_columns``   the same for a kernel split into its first dim and the
               rest: columns ``(C K', n R L')`` for every one of the R padded rows of the first
               spatial dim (K' = prod(kernel[1:]), L' = prod(out[1:])); the first dim's kernel
@@ -37,10 +37,13 @@ _local = threading.local()
 SCRATCH_MAX_BYTES = 1 << 28
 
 #: Column buffers are built for at most this many elements at a time (whole samples, at least
-#: one). Few chunks keep the number of GEMM calls low (each call synchronises BLAS's threads);
-#: the bound caps the memory a convolution needs besides its input and output. Columns built
-#: in one piece are kept from forward for the weight gradient.
-CHUNK_ELEMENTS = 1 << 24
+#: one): a few MB, so that each chunk's copy and GEMM stay close to the cache, and each thread
+#: works through its own chunks.
+CHUNK_ELEMENTS = 1 << 21
+
+#: Forward keeps its columns for the weight gradient when they hold at most this many elements
+#: (else backward builds them again).
+KEEP_ELEMENTS = 1 << 24
 
 
 def scratch(slot, shape, dtype, like):
@@ -111,18 +114,14 @@ def windows(x, kernel, stride, dilation, out):
     return xp_of(x).lib.stride_tricks.as_strided(x, shape, strides)
 
 
-def im2col(view, slot=None):
-    """Channel-major columns ``(C K, n L)`` of a ``windows`` view ``(n, C, *kernel, *out)``:
-    ``[(c, k), (i, o)] = view[i, c, *k, *o]`` (a ``scratch`` array for ``slot``)."""
-    n, c = view.shape[:2]
+def im2col(view, dst):
+    """Copy a ``windows`` view ``(n, C, *kernel, *out)`` into channel-major columns: ``dst``
+    (C, *kernel, n, *out), ``[c, *k, i, *o] = view[i, c, *k, *o]``; read as a matrix its rows
+    are (channel, kernel offset) and its columns (sample, position)."""
     d = (view.ndim - 2) // 2
-    kernel, out = view.shape[2:2 + d], view.shape[2 + d:]
-    shape = (c,) + kernel + (n,) + out
-    cols = scratch(slot, shape, view.dtype, view) if slot else xp_of(view).empty(shape,
-                                                                                 view.dtype)
-    cols[...] = view.transpose((1,) + tuple(range(2, 2 + d)) + (0,)
-                               + tuple(range(2 + d, 2 + 2 * d)))
-    return cols.reshape(c * prod(kernel), n * prod(out))
+    dst[...] = view.transpose((1,) + tuple(range(2, 2 + d)) + (0,)
+                              + tuple(range(2 + d, 2 + 2 * d)))
+    return dst
 
 
 def row_windows(x, kernel, stride, dilation, out):
@@ -136,18 +135,14 @@ def row_windows(x, kernel, stride, dilation, out):
     return xp_of(x).lib.stride_tricks.as_strided(x, shape, strides)
 
 
-def row_columns(view, slot=None):
-    """Channel-major row columns ``(C K', n R L')`` of a ``row_windows`` view
-    ``(n, C, *kernel[1:], R, *out[1:])``: ``[(c, k), (i, r, o)] = view[i, c, *k, r, *o]`` (a
-    ``scratch`` array for ``slot``)."""
-    n, c = view.shape[:2]
+def row_columns(view, dst):
+    """Copy a ``row_windows`` view ``(n, C, *kernel[1:], R, *out[1:])`` into channel-major row
+    columns: ``dst`` (C, *kernel[1:], n, R, *out[1:]), ``[c, *k, i, r, *o] =
+    view[i, c, *k, r, *o]``."""
     d = (view.ndim - 3) // 2
-    shape = (c,) + view.shape[2:2 + d] + (n,) + view.shape[2 + d:]
-    cols = scratch(slot, shape, view.dtype, view) if slot else xp_of(view).empty(shape,
-                                                                                 view.dtype)
-    cols[...] = view.transpose((1,) + tuple(range(2, 2 + d)) + (0,)
-                               + tuple(range(2 + d, view.ndim)))
-    return cols.reshape(c * prod(view.shape[2:2 + d]), n * prod(view.shape[2 + d:]))
+    dst[...] = view.transpose((1,) + tuple(range(2, 2 + d)) + (0,)
+                              + tuple(range(2 + d, view.ndim)))
+    return dst
 
 
 def col2im(cols, dst, kernel, stride, dilation):
@@ -164,10 +159,11 @@ def col2im(cols, dst, kernel, stride, dilation):
     return dst
 
 
-def chunks(n, per_sample):
-    """Slices of the batch ``range(n)`` holding about ``CHUNK_ELEMENTS`` elements of columns
-    (``per_sample`` each), at least one sample each (one empty slice for an empty batch)."""
-    step = max(1, CHUNK_ELEMENTS // max(per_sample, 1))
+def chunks(n, per_sample, parts=1):
+    """Slices of the batch ``range(n)`` holding at most about ``CHUNK_ELEMENTS`` elements of
+    columns (``per_sample`` each) and at least ``parts`` slices when there are as many samples;
+    one sample at least each (one empty slice for an empty batch)."""
+    step = max(1, min(CHUNK_ELEMENTS // max(per_sample, 1), -(-n // parts)))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)] or [slice(0, 0)]
 
 

@@ -4,29 +4,36 @@ points ``torch.rnn_tanh``, ``torch.rnn_relu``, ``torch.lstm``, ``torch.gru`` (la
 directions stacked) and ``torch.rnn_tanh_cell``, ``rnn_relu_cell``, ``lstm_cell``,
 ``gru_cell`` (one step: one Op).
 
-Layout. A layer Op sees its sequence as rows of a 2-D array x (N, I): time-major padded
-input (T, B, I) flattened, or the data of a PackedSequence. ``steps`` lists, in processing
-order (reversed for the reverse direction), one ``(first_row, rows)`` pair per time step.
-Packed batches are sorted by length, so step t holds the first ``rows`` sequences; the
-recurrent state is a (B, H) array whose first ``rows`` rows advance at each step while the
-others keep their value: a finished sequence keeps its last state (its h_n) and one not
-started yet (reverse direction) keeps h0. Padded input is the case of B rows at every step.
+Rows. A layer Op sees its sequence as rows of a 2-D array x (N, I): time-major padded input
+(T, B, I) flattened, or the data of a PackedSequence. ``steps`` lists, in processing order
+(reversed for the reverse direction), one ``(first_row, rows)`` pair per time step. Packed
+batches are sorted by length, so step t holds the first ``rows`` sequences; the recurrent
+state is a (B, H) array whose first ``rows`` rows advance at each step while the others keep
+their value: a finished sequence keeps its last state (its h_n) and one not started yet
+(reverse direction) keeps h0. Padded input is the case of B rows at every step.
 
-Forward. The input projection of all steps is one GEMM, x W_ih^T + b_ih (+ b_hh), written
-into the gate array (N, G); each step adds one GEMM h W_hh^T (W_hh^T made contiguous once,
-outside the loop) and applies the gate nonlinearities in place with ``out=`` ufuncs. When a
-graph is recorded the activations (gates, previous states, tanh(c)) are kept in
-preallocated (N, ...) arrays; otherwise scratch arrays of B rows are reused at every step.
+Gate blocks. The G gates (LSTM: i, f, g, o; GRU: r, z, n) of a step live in one contiguous
+(G, rows, H) block of a step-major (N * G, H) array, so the elementwise gate math of a step
+runs on whole contiguous blocks (NumPy's fast path) rather than on strided column slices. The
+weights are stacked once per call, outside the time loop, as (G, K, H) (gate k's W^T); the
+input projection of all steps is one GEMM (or, for batches of many rows, one matmul straight
+into the blocks) and each step one matmul h (rows, P) @ (G, P, H). Sigmoid gates are computed
+from pre-activations scaled by -1 (folded into the stacked weights and biases), so a sigmoid
+is exp, +1 and a reciprocal over the whole block.
 
-Backward. Steps run in reverse processing order with one GEMM per step (dgates W_hh: the
-gradient reaching the previous state); the gate gradients of all steps fill an (N, G) array,
-so dW_ih = dG^T x, dW_hh = dG^T h_prev, the input gradient dG W_ih and the bias gradients
-(column sums) are each one GEMM or sum after the loop.
+Backward. Steps run in reverse processing order; a step's gate gradients are computed on
+contiguous blocks, then stored row-major in an (N, G*H) array, so the gradient reaching the
+previous state is one GEMM with W_hh per step, and after the loop dW_ih = dG^T x,
+dW_hh = dG^T h_prev, the input gradient dG W_ih and the bias gradients (column sums) are each
+one GEMM or sum.
 
-Every layer Op takes (x, w_ih, w_hh, b_ih, b_hh, h0, ...) in this order; biases may be None.
+When a graph is recorded, the activations (gates, previous states, tanh(c)) are kept in
+preallocated arrays; otherwise scratch arrays of B rows are reused at every step. Every layer
+Op takes (x, w_ih, w_hh, b_ih, b_hh, h0, ...) in this order; biases may be None.
 """
 import numpy as np
 
+from .. import _parallel
 from .._backend import xp_of
 from .._tensor import Tensor
 from ..autograd.function import Op
@@ -40,12 +47,11 @@ __all__ = ['rnn_tanh', 'rnn_relu', 'lstm', 'gru', 'rnn_tanh_cell', 'rnn_relu_cel
 
 
 # ---- kernels ---------------------------------------------------------------------------------
-def _sigmoid_(a):
-    """a := 1 / (1 + exp(-a)) in place (``a`` may be a strided view)."""
-    np.negative(a, out=a)
+def _sigmoid_scaled_(a):
+    """a := 1 / (1 + exp(a)) in place: the sigmoid of -a (pre-activations arrive negated)."""
     np.exp(a, out=a)
     a += 1.0
-    np.reciprocal(a, out=a)
+    np.divide(1.0, a, out=a)
 
 
 def _dsigmoid(s, out):
@@ -62,21 +68,99 @@ def _dtanh(t, out):
     return out
 
 
+def _time_loop():
+    """Context of a time loop: exp's overflow (a saturated gate) is silent, on ember's worker
+    threads too."""
+    return np.errstate(over='ignore')
+
+
 def _rows(x):
     """x (T, B, I) or (N, I) as rows (N, I)."""
     return x if x.ndim == 2 else x.reshape(x.shape[0] * x.shape[1], x.shape[2])
 
 
-def _project(x, w_ih, bias):
-    """The input side of every step's gates in one GEMM: rows(x) @ w_ih^T + bias -> (N, G)."""
-    g = _rows(x).dot(w_ih.T)
-    if bias is not None:
-        g += bias
-    return g
+def _rows_of(x):
+    """N: the rows of x (T, B, I) or (N, I)."""
+    return x.shape[0] * x.shape[1] if x.ndim == 3 else x.shape[0]
 
 
-def _bias_sum(b_ih, b_hh):
-    return None if b_ih is None else b_ih + b_hh
+def _gate_major(w, scale):
+    """A stacked weight (G*H, K) times ``scale[k]`` on gate k's rows, as (G, K, H): gate k's
+    scaled W_k^T (a transposed view of a fresh (G, H, K) array)."""
+    n_gates = scale.shape[0]
+    w3 = w.reshape(n_gates, w.shape[0] // n_gates, w.shape[1]) * scale[:, None, None]
+    return w3.transpose(0, 2, 1)
+
+
+def _widest(steps):
+    """The batch size B: the most rows of any step."""
+    return max([n for _, n in steps], default=0)
+
+
+def _block(buf, s, n, n_gates):
+    """Step (s, n)'s gates: the contiguous (G, n, H) block of a step-major (N * G, H) gate
+    buffer."""
+    return buf[s * n_gates:(s + n) * n_gates].reshape(n_gates, n, buf.shape[1])
+
+
+def _project(x, w3, bias, steps):
+    """Gate pre-activations of every step, step-major: row r of step t holds gate k's
+    rows(x)[r] @ w3[k] + bias[k] (x (T, B, I) or (N, I), w3 (G, I, H), bias (G, H) or None).
+
+    Returns a (N * G, H) buffer whose rows G*s .. G*(s+n) are step (s, n)'s (G, n, H) block.
+    """
+    n_gates, _, hid = w3.shape
+    n_rows = _rows_of(x)
+    buf = xp_of(w3).empty((n_rows * n_gates, hid), w3.dtype)
+    padded = x.ndim == 3 and n_rows == _widest(steps) * len(steps)
+    if n_rows < _THIN_ROWS * len(steps):
+        _project_scattered(buf, x, w3, bias, steps, padded)
+    else:
+        _project_per_step(buf, x, w3, bias, steps, padded)
+    return buf
+
+
+_THIN_ROWS = 16          # rows per step below which per-step GEMMs are too thin
+
+
+def _project_scattered(buf, x, w3, bias, steps, padded):
+    """Few rows per step: ONE GEMM rows(x) (N, I) @ (I, G*H), whose (N, G, H) result the bias
+    addition writes into the step blocks."""
+    n_gates, n_in, hid = w3.shape
+    big = _rows(x).dot(w3.transpose(0, 2, 1).reshape(n_gates * hid, n_in).T)
+    b = 0.0 if bias is None else bias[:, None, :]
+    if padded:
+        t, batch = x.shape[:2]
+        np.add(big.reshape(t, batch, n_gates, hid).transpose(0, 2, 1, 3), b,
+               out=buf.reshape(t, n_gates, batch, hid))
+        return
+    for s, n in steps:
+        np.add(big[s:s + n].reshape(n, n_gates, hid).transpose(1, 0, 2), b,
+               out=_block(buf, s, n, n_gates))
+
+
+def _project_per_step(buf, x, w3, bias, steps, padded):
+    """Many rows per step: matmuls straight into the step blocks (padded input: one call,
+    T * G GEMMs), then the bias."""
+    xp = xp_of(w3)
+    n_gates, n_in, hid = w3.shape
+    if padded:
+        t, batch = x.shape[:2]
+        xp.matmul(x.reshape(t, 1, batch, n_in), w3, out=buf.reshape(t, n_gates, batch, hid))
+        if bias is not None:
+            g = buf.reshape(t, n_gates * batch * hid)
+            g += xp.repeat(bias[:, None, :], batch, axis=1).reshape(-1)
+        return
+    for s, n in steps:
+        blk = _block(buf, s, n, n_gates)
+        xp.matmul(x[s:s + n], w3, out=blk)
+        if bias is not None:
+            blk += bias[:, None, :]
+
+
+def _scratch(flat, n_gates, n):
+    """A contiguous (G, n, H) view of the first G*n rows of a (G*B, H) scratch array."""
+    return flat[:n_gates * n].reshape(n_gates, n, flat.shape[1])
 
 
 def _state(a):
@@ -95,19 +179,117 @@ def _output_grad(g, n_rows, width):
     return None if g is None else g.reshape(n_rows, width)
 
 
-def _sequence_grads(need, x, w_ih, h_prev, dg_in, dg_hid):
-    """Gradients of forward args 0-4 (x, w_ih, w_hh, b_ih, b_hh) from the gate gradients of
-    every step: dg_in (N, G) of the input-side pre-activations and dg_hid (N, G) of the
-    hidden side (the same array except for GRU's n gate); h_prev (N, H) the states they
-    multiplied."""
-    dx = dg_in.dot(w_ih).reshape(x.shape) if need[0] else None
-    dw_ih = dg_in.T.dot(_rows(x)) if need[1] else None
-    dw_hh = dg_hid.T.dot(h_prev) if need[2] else None
-    db_ih = _sum(dg_in, (0,)) if need[3] else None
-    db_hh = None
-    if need[4]:
-        db_hh = db_ih.copy() if db_ih is not None and dg_hid is dg_in else _sum(dg_hid, (0,))
-    return dx, dw_ih, dw_hh, db_ih, db_hh
+def _sequence_grads(need, x, w_ih, h_prev, dg):
+    """Gradients of forward args 0-4 (x, w_ih, w_hh, b_ih, b_hh) from the gate gradients dg
+    (N, G*H) of every step, row-major (the same on the input and the hidden side); h_prev
+    (N, P) the states they multiplied."""
+    dx = dg.dot(w_ih).reshape(x.shape) if need[0] else None
+    dw_ih = dg.T.dot(_rows(x)) if need[1] else None
+    dw_hh = dg.T.dot(h_prev) if need[2] else None
+    db_ih = _sum(dg, (0,)) if need[3] or need[4] else None
+    db_hh = (db_ih.copy() if need[3] else db_ih) if need[4] else None
+    return dx, dw_ih, dw_hh, db_ih if need[3] else None, db_hh
+
+
+# ---- running a layer on several threads ------------------------------------------------------
+def _batch_ranges(x, batch, step_work):
+    """Row ranges [(b0, b1), ...] of the batch, one per thread, when a padded layer is worth
+    splitting: its sequences are independent, so each range runs the whole time loop (and the
+    GEMMs before and after it) on its own thread, with no synchronisation per step. Each
+    thread's share of a step's recurrent GEMM (``step_work`` multiply-adds for the batch) must
+    outweigh the Python work of a step, which holds the GIL. None: one run on the calling
+    thread (small steps, one thread, packed data or a GPU array)."""
+    threads = _parallel.get_num_threads()
+    if threads == 1 or x.ndim != 3 or x.__class__ is not np.ndarray:
+        return None
+    parts = min(threads, step_work // _SPLIT_WORK, batch // _CHUNK_ROWS)
+    return _parallel._splits(batch, parts) if parts > 1 else None
+
+
+_SPLIT_WORK = 1 << 21        # multiply-adds of a step's recurrent GEMM per thread
+_CHUNK_ROWS = 8              # fewest batch rows per thread
+
+
+def _range_steps(steps, b0, b1):
+    """The padded ``steps`` (in their processing order) of the batch rows b0 .. b1 alone."""
+    rows = b1 - b0
+    return tuple([(s // n * rows, rows) for s, n in steps])
+
+
+def _in_parallel(fn, jobs):
+    """[fn(*job) for job in jobs], run on ember's thread pool."""
+    ex = _parallel._executor()
+    return [f.result() for f in [ex.submit(fn, *job) for job in jobs]]
+
+
+def _run_forward(ctx, kernel, x, states, steps, args, keep):
+    """``kernel(x, states, steps, *args, record) -> (out rows (N, P), finals, saved)`` over the
+    whole batch or over row ranges in parallel; ``keep`` (x and the weights, as received) and
+    every run's saved activations go to ``ctx`` when a graph is recorded.
+
+    Returns (output (x's leading dims, P), *finals (each (B, *)))."""
+    record = any(ctx.needs_input_grad)
+    w_hh = keep[2]
+    batch = states[0].shape[0]
+    ranges = _batch_ranges(x, batch, batch * w_hh.shape[0] * w_hh.shape[1])
+    if ranges is None:
+        with _parallel.one_blas_thread():
+            out, finals, saved = kernel(x, states, steps, *args, record)
+        out = out.reshape(x.shape[:-1] + (out.shape[1],))
+        runs = [saved]
+    else:
+        t = x.shape[0]
+        with _parallel.one_blas_thread():
+            results = _in_parallel(kernel, [(x[:, b0:b1], tuple([s[b0:b1] for s in states]),
+                                             _range_steps(steps, b0, b1)) + args + (record,)
+                                            for b0, b1 in ranges])
+        width = results[0][0].shape[1]
+        out = np.empty((t, x.shape[1], width), x.dtype)
+        for (b0, b1), r in zip(ranges, results):
+            out[:, b0:b1] = r[0].reshape(t, b1 - b0, width)
+        finals = tuple([np.concatenate([r[1][i] for r in results]) for i in range(len(states))])
+        runs = [r[2] for r in results]
+    if record:
+        ctx.save_for_backward(*keep, *[a for saved in runs for a in saved])
+        ctx.n_keep, ctx.ranges, ctx.steps = len(keep), ranges, steps
+    return (out,) + finals
+
+
+def _run_backward(ctx, kernel, d_out, d_finals, args):
+    """``kernel(saved, x, steps, need, d_out, d_finals, *args) -> (dx, weight grads, state
+    grads)`` over each run of the forward pass; the runs' input and state gradients are joined
+    along the batch, their weight gradients summed.
+
+    Returns (dx, *weight grads, *state grads), each None where not needed."""
+    saved, need, ranges = ctx.saved, ctx.needs_input_grad, ctx.ranges
+    x = saved[0]
+    acts = saved[ctx.n_keep:]
+    if ranges is None:
+        with _parallel.one_blas_thread():
+            dx, dw, ds = kernel(acts, x, ctx.steps, need, d_out, d_finals, *args)
+        return (dx,) + dw + ds
+    per = len(acts) // len(ranges)
+    jobs = []
+    for k, (b0, b1) in enumerate(ranges):
+        jobs.append((acts[k * per:(k + 1) * per], x[:, b0:b1], _range_steps(ctx.steps, b0, b1),
+                     need, None if d_out is None else d_out[:, b0:b1],
+                     tuple([None if d is None else d[b0:b1] for d in d_finals])) + args)
+    with _parallel.one_blas_thread():
+        results = _in_parallel(kernel, jobs)
+    dx = None
+    if results[0][0] is not None:
+        dx = np.empty(x.shape, x.dtype)
+        for (b0, b1), r in zip(ranges, results):
+            dx[:, b0:b1] = r[0]
+    dw = []
+    for i, g in enumerate(results[0][1]):
+        if g is not None:
+            for r in results[1:]:
+                g += r[1][i]
+        dw.append(g)
+    ds = tuple([None if g is None else np.concatenate([r[2][i] for r in results])
+                for i, g in enumerate(results[0][2])])
+    return (dx,) + tuple(dw) + ds
 
 
 class _Layer(Op):
@@ -116,24 +298,18 @@ class _Layer(Op):
 
 
 # ---- Elman RNN -------------------------------------------------------------------------------
-class RNNLayer(_Layer):
-    """One Elman RNN layer in one direction over a whole sequence.
-
-    x: (T, B, I) or packed rows (N, I); w_ih: (H, I); w_hh: (H, H); b_ih, b_hh: (H,) or None;
-    h0: (B, H); steps: ((first_row, rows), ...); relu: False for tanh.
-    h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh). Returns output (x's leading dims, H), h_n (B, H).
-    """
-
-    @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps, relu):
-        xp = xp_of(x)
-        record = any(ctx.needs_input_grad)
-        batch, hid = h0.shape
-        y = _project(x, w_ih, _bias_sum(b_ih, b_hh))            # (N, H), activated in place
-        w_hh_t = xp.ascontiguousarray(w_hh.T)
-        h = _state(h0)
-        hh = xp.empty((batch, hid), y.dtype)
-        h_prev = xp.empty_like(y) if record else None
+def _rnn_forward(x, states, steps, w_ih, w_hh_t, bias, relu, record):
+    """The time loop of RNNLayer over x's rows: (y (N, H), (h_n,), saved (y, h_prev))."""
+    xp = xp_of(x)
+    h0, = states
+    batch, hid = h0.shape
+    y = _rows(x).dot(w_ih.T)                                     # (N, H), activated in place
+    if bias is not None:
+        y += bias
+    h = _state(h0)
+    hh = xp.empty((batch, hid), y.dtype)
+    h_prev = xp.empty_like(y) if record else None
+    with _time_loop():
         for s, n in steps:
             e = s + n
             hn = h[:n]
@@ -148,47 +324,162 @@ class RNNLayer(_Layer):
             else:
                 np.tanh(a, out=a)
             hn[...] = a
-        out = y.reshape(x.shape[:-1] + (hid,))
-        if record:
-            ctx.save_for_backward(x, w_ih, w_hh, out, h_prev)
-            ctx.steps, ctx.relu = steps, relu
-        return out, h
+    return y, (h,), (y, h_prev)
+
+
+def _rnn_backward(saved, x, steps, need, d_out, d_finals, w_ih, w_hh, relu):
+    """Gradients of RNNLayer over one run: (dx, (dw_ih, dw_hh, db_ih, db_hh), (dh0,))."""
+    y, h_prev = saved
+    xp = xp_of(y)
+    n_rows, hid = y.shape
+    dh = _state_grad(d_finals[0], (_widest(steps), hid), y)
+    d_out = _output_grad(d_out, n_rows, hid)
+    da = xp.empty_like(y)
+    with _time_loop():
+        for s, n in reversed(steps):
+            e = s + n
+            dhn, d = dh[:n], da[s:e]
+            if d_out is not None:
+                dhn += d_out[s:e]
+            if relu:
+                np.greater(y[s:e], 0.0, out=d)
+            else:
+                _dtanh(y[s:e], d)
+            d *= dhn
+            xp.dot(d, w_hh, out=dhn)
+    grads = _sequence_grads(need, x, w_ih, h_prev, da)
+    return grads[0], grads[1:], (dh if need[5] else None,)
+
+
+class RNNLayer(_Layer):
+    """One Elman RNN layer in one direction over a whole sequence.
+
+    x: (T, B, I) or packed rows (N, I); w_ih: (H, I); w_hh: (H, H); b_ih, b_hh: (H,) or None;
+    h0: (B, H); steps: ((first_row, rows), ...); relu: False for tanh.
+    h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh). Returns output (x's leading dims, H), h_n (B, H).
+    """
+
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps, relu):
+        bias = None if b_ih is None else b_ih + b_hh
+        ctx.relu = relu
+        return _run_forward(ctx, _rnn_forward, x, (h0,), steps, (w_ih, w_hh.T, bias, relu),
+                            (x, w_ih, w_hh))
 
     @staticmethod
     def backward(ctx, d_out, d_hn):
-        x, w_ih, w_hh, out, h_prev = ctx.saved
-        need = ctx.needs_input_grad
-        xp = xp_of(h_prev)
-        n_rows, hid = h_prev.shape
-        y = out.reshape(n_rows, hid)
-        dh = _state_grad(d_hn, (_batch(ctx.steps), hid), y)
-        d_out = _output_grad(d_out, n_rows, hid)
-        da = xp.empty_like(y)
-        w_hh_c = xp.ascontiguousarray(w_hh)
-        for s, n in reversed(ctx.steps):
-            e = s + n
-            dhn = dh[:n]
-            if d_out is not None:
-                dhn += d_out[s:e]
-            d = da[s:e]
-            if ctx.relu:
-                np.multiply(dhn, y[s:e] > 0, out=d)
-            else:
-                _dtanh(y[s:e], d)
-                d *= dhn
-            xp.dot(d, w_hh_c, out=dhn)
-        return _sequence_grads(need, x, w_ih, h_prev, da, da) + (dh if need[5] else None,)
+        _, w_ih, w_hh = ctx.saved[:3]
+        return _run_backward(ctx, _rnn_backward, d_out, (d_hn,), (w_ih, w_hh, ctx.relu))
 
 
 # ---- LSTM ------------------------------------------------------------------------------------
-def _lstm_scale(hid, like):
-    """Factors of the LSTM's gate rows: -1 for i, f, o and -2 for g. With pre-activations
-    scaled so, every gate comes from ONE contiguous pass of 1 / (1 + exp(a)): sigmoid(z) for
-    i, f, o, and sigmoid(2 z) for g, whence g = tanh(z) = 2 sigmoid(2 z) - 1. Powers of two
-    scale exactly."""
-    scale = xp_of(like).full(4 * hid, -1.0, like.dtype)
-    scale[2 * hid:3 * hid] = -2.0
-    return scale
+def _lstm_scale(like):
+    """Factors of the LSTM's gates i, f, g, o: -1 for the sigmoid gates and -2 for g, whose
+    tanh(z) = 2 sigmoid(2 z) - 1; so every gate comes from ONE pass of 1 / (1 + exp(a)) over
+    the step's four blocks. Powers of two scale exactly."""
+    return xp_of(like).asarray([-1.0, -1.0, -2.0, -1.0], like.dtype)
+
+
+def _lstm_forward(x, states, steps, w_ih3, w_hh3, bias, w_hr, record):
+    """The time loop of LSTMLayer over x's rows, weights stacked by gate and scaled:
+    (out (N, P), (h_n, c_n), saved (gates, c_prev, tanh_c, h_prev, h_full))."""
+    xp = xp_of(x)
+    h0, c0 = states
+    batch, p = h0.shape
+    hid = c0.shape[1]
+    gates = _project(x, w_ih3, bias, steps)                      # (4N, H) step blocks
+    n_rows, dt = gates.shape[0] // 4, gates.dtype
+    w_hr_t = None if w_hr is None else w_hr.T
+    h, c = _state(h0), _state(c0)
+    hist = n_rows if record else batch                           # rows of the saved activations
+    h_prev = xp.empty((n_rows, p), dt) if record else None
+    c_prev = xp.empty((n_rows, hid), dt) if record else None
+    tanh_c = xp.empty((hist, hid), dt)
+    h_full = None if w_hr is None else xp.empty((hist, hid), dt)
+    out = xp.empty((n_rows, p), dt)
+    hh = xp.empty((4 * batch, hid), dt)
+    with _time_loop():
+        for s, n in steps:
+            e = s + n
+            r = slice(s, e) if record else slice(0, n)
+            hn, cn, a, t = h[:n], c[:n], _block(gates, s, n, 4), _scratch(hh, 4, n)
+            if record:
+                h_prev[s:e] = hn
+                c_prev[s:e] = cn
+            xp.matmul(hn, w_hh3, out=t)
+            a += t                                               # scaled pre-activations
+            _sigmoid_scaled_(a)                                  # i, f, o and sigmoid(2 z_g)
+            i, f, g, o = a
+            g *= 2.0
+            g -= 1.0                                             # g = tanh(z_g)
+            cn *= f                                              # c' = f c + i g
+            ig = t[0]
+            np.multiply(i, g, out=ig)
+            cn += ig
+            tc = tanh_c[r]
+            np.tanh(cn, out=tc)
+            if w_hr is None:
+                np.multiply(o, tc, out=out[s:e])
+            else:
+                hf = h_full[r]
+                np.multiply(o, tc, out=hf)
+                xp.dot(hf, w_hr_t, out=out[s:e])
+            hn[...] = out[s:e]
+    return out, (h, c), (gates, c_prev, tanh_c, h_prev, h_full)
+
+
+def _lstm_backward(saved, x, steps, need, d_out, d_finals, w_ih, w_hh, w_hr):
+    """Gradients of LSTMLayer over one run:
+    (dx, (dw_ih, dw_hh, db_ih, db_hh, dw_hr), (dh0, dc0))."""
+    gates, c_prev, tanh_c, h_prev, h_full = saved
+    xp = xp_of(gates)
+    n_rows, p = h_prev.shape
+    hid = c_prev.shape[1]
+    batch = _widest(steps)
+    dt = gates.dtype
+    dh = _state_grad(d_finals[0], (batch, p), gates)
+    dc = _state_grad(d_finals[1], (batch, hid), gates)
+    d_out = _output_grad(d_out, n_rows, p)
+    dg = xp.empty((n_rows, 4 * hid), dt)                         # row-major gate gradients
+    proj = w_hr is not None
+    if proj:
+        dh_out = xp.empty((n_rows, p), dt)                       # gradients of the outputs
+        dh_full = xp.empty((batch, hid), dt)
+    d_buf = xp.empty((4 * batch, hid), dt)                       # one step's gate gradients
+    v_buf = xp.empty((batch, hid), dt)
+    with _time_loop():
+        for s, n in reversed(steps):
+            e = s + n
+            dhn, dcn, v = dh[:n], dc[:n], v_buf[:n]
+            a, d = _block(gates, s, n, 4), _scratch(d_buf, 4, n)
+            i, f, g, o = a
+            if d_out is not None:
+                dhn += d_out[s:e]
+            if proj:
+                dh_out[s:e] = dhn
+                dhf = dh_full[:n]
+                xp.dot(dhn, w_hr, out=dhf)
+            else:
+                dhf = dhn
+            tc = tanh_c[s:e]
+            _dtanh(tc, v)                                        # dc += dh o (1 - tanh(c)^2)
+            v *= o
+            v *= dhf
+            dcn += v
+            _dsigmoid(a, d)                                      # s (1 - s) of every gate
+            d[3] *= tc                                           # d o = dh tanh(c) o (1 - o)
+            d[3] *= dhf
+            d[0] *= g                                            # d i = dc g i (1 - i)
+            d[1] *= c_prev[s:e]                                  # d f = dc c_prev f (1 - f)
+            _dtanh(g, d[2])                                      # d g = dc i (1 - g^2)
+            d[2] *= i
+            d[:3] *= dcn
+            dcn *= f                                             # dc_prev = dc f
+            dg[s:e].reshape(n, 4, hid)[...] = d.transpose(1, 0, 2)
+            xp.dot(dg[s:e], w_hh, out=dhn)                       # dh_prev = dgates W_hh
+    grads = _sequence_grads(need, x, w_ih, h_prev, dg)
+    dw_hr = dh_out.T.dot(h_full) if proj and need[7] else None
+    return grads[0], grads[1:] + (dw_hr,), (dh if need[5] else None, dc if need[6] else None)
 
 
 class LSTMLayer(_Layer):
@@ -203,112 +494,131 @@ class LSTMLayer(_Layer):
 
     @staticmethod
     def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, c0, w_hr, steps):
-        xp = xp_of(x)
-        record = any(ctx.needs_input_grad)
-        batch, p = h0.shape
         hid = c0.shape[1]
-        h2, h3 = 2 * hid, 3 * hid
-        scale = _lstm_scale(hid, w_ih)
-        bias = _bias_sum(b_ih, b_hh)
-        gates = _project(x, w_ih * scale[:, None], None if bias is None else bias * scale)
-        n_rows, dt = gates.shape[0], gates.dtype                 # (N, 4H), activated in place
-        w_hh_t = np.multiply(w_hh.T, scale, out=xp.empty((p, 4 * hid), dt))
-        w_hr_t = None if w_hr is None else xp.ascontiguousarray(w_hr.T)
-        h, c = _state(h0), _state(c0)
-        hist = n_rows if record else batch                       # rows of the saved activations
-        h_prev = xp.empty((n_rows, p), dt) if record else None
-        c_prev = xp.empty((n_rows, hid), dt) if record else None
-        tanh_c = xp.empty((hist, hid), dt)
-        h_full = None if w_hr is None else xp.empty((hist, hid), dt)
-        out = xp.empty((n_rows, p), dt)
-        hh = xp.empty((batch, 4 * hid), dt)
-        for s, n in steps:
-            e = s + n
-            r = slice(s, e) if record else slice(0, n)
-            hn, cn, g = h[:n], c[:n], gates[s:e]
-            if record:
-                h_prev[s:e] = hn
-                c_prev[s:e] = cn
-            t = hh[:n]
-            xp.dot(hn, w_hh_t, out=t)
-            g += t                                               # scaled pre-activations
-            np.exp(g, out=g)
-            g += 1.0
-            np.divide(1.0, g, out=g)                             # i, f, o and sigmoid(2 z_g)
-            gg = g[:, h2:h3]
-            gg *= 2.0
-            gg -= 1.0                                            # g = tanh(z_g)
-            cn *= g[:, hid:h2]                                   # c' = f c + i g
-            ig = t[:, :hid]
-            np.multiply(g[:, :hid], g[:, h2:h3], out=ig)
-            cn += ig
-            tc = tanh_c[r]
-            np.tanh(cn, out=tc)
-            if w_hr is None:
-                np.multiply(g[:, h3:], tc, out=out[s:e])
-            else:
-                hf = h_full[r]
-                np.multiply(g[:, h3:], tc, out=hf)
-                xp.dot(hf, w_hr_t, out=out[s:e])
-            hn[...] = out[s:e]
-        if record:
-            ctx.save_for_backward(x, w_ih, w_hh, w_hr, gates, c_prev, tanh_c, h_prev, h_full)
-            ctx.steps = steps
-        return out.reshape(x.shape[:-1] + (p,)), h, c
+        scale = _lstm_scale(w_ih)
+        bias = None if b_ih is None else (b_ih + b_hh).reshape(4, hid) * scale[:, None]
+        args = (_gate_major(w_ih, scale), _gate_major(w_hh, scale), bias, w_hr)
+        return _run_forward(ctx, _lstm_forward, x, (h0, c0), steps, args,
+                            (x, w_ih, w_hh, w_hr))
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn):
-        x, w_ih, w_hh, w_hr, gates, c_prev, tanh_c, h_prev, h_full = ctx.saved
-        need = ctx.needs_input_grad
-        xp = xp_of(gates)
-        n_rows, p = h_prev.shape
-        hid = c_prev.shape[1]
-        h2, h3 = 2 * hid, 3 * hid
-        batch = _batch(ctx.steps)
-        dh = _state_grad(d_hn, (batch, p), gates)
-        dc = _state_grad(d_cn, (batch, hid), gates)
-        d_out = _output_grad(d_out, n_rows, p)
-        dg = xp.empty_like(gates)
-        w_hh_c = xp.ascontiguousarray(w_hh)
-        proj = w_hr is not None
-        if proj:
-            w_hr_c = xp.ascontiguousarray(w_hr)
-            dh_out = xp.empty((n_rows, p), gates.dtype)          # gradients of the outputs
-            dh_full = xp.empty((batch, hid), gates.dtype)
-        u = xp.empty((batch, h2), gates.dtype)                   # scratch
-        for s, n in reversed(ctx.steps):
-            e = s + n
-            dhn, dcn, g, d = dh[:n], dc[:n], gates[s:e], dg[s:e]
-            if d_out is not None:
-                dhn += d_out[s:e]
-            if proj:
-                dh_out[s:e] = dhn
-                dhf = dh_full[:n]
-                xp.dot(dhn, w_hr_c, out=dhf)
-            else:
-                dhf = dhn
-            tc, v = tanh_c[s:e], u[:n, :hid]
-            np.multiply(_dtanh(tc, v), g[:, h3:], out=v)         # dc += dh o (1 - tanh(c)^2)
-            v *= dhf
-            dcn += v
-            do = d[:, h3:]                                       # d o-gate = dh tanh(c) o (1 - o)
-            np.multiply(dhf, tc, out=do)
-            do *= _dsigmoid(g[:, h3:], v)
-            np.multiply(dcn, g[:, h2:h3], out=d[:, :hid])        # d i-gate = dc g i (1 - i)
-            np.multiply(dcn, c_prev[s:e], out=d[:, hid:h2])      # d f-gate = dc c_prev f (1 - f)
-            d[:, :h2] *= _dsigmoid(g[:, :h2], u[:n])
-            dgg = d[:, h2:h3]                                    # d g-gate = dc i (1 - g^2)
-            _dtanh(g[:, h2:h3], dgg)
-            dgg *= g[:, :hid]
-            dgg *= dcn
-            dcn *= g[:, hid:h2]                                  # dc_prev = dc f
-            xp.dot(d, w_hh_c, out=dhn)                           # dh_prev = dgates W_hh
-        grads = _sequence_grads(need, x, w_ih, h_prev, dg, dg)
-        dw_hr = dh_out.T.dot(h_full) if proj and need[7] else None
-        return grads + (dh if need[5] else None, dc if need[6] else None, dw_hr)
+        _, w_ih, w_hh, w_hr = ctx.saved[:4]
+        g = _run_backward(ctx, _lstm_backward, d_out, (d_hn, d_cn), (w_ih, w_hh, w_hr))
+        dx, dw_ih, dw_hh, db_ih, db_hh, dw_hr, dh0, dc0 = g
+        return dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dw_hr
 
 
 # ---- GRU -------------------------------------------------------------------------------------
+def _gru_scale(like):
+    """Factors of the GRU's gates r, z, n: -1 for the sigmoid gates r and z."""
+    return xp_of(like).asarray([-1.0, -1.0, 1.0], like.dtype)
+
+
+def _gru_forward(x, states, steps, w_ih3, w_hh3, bias, b_hn, record):
+    """The time loop of GRULayer over x's rows, weights stacked by gate and scaled:
+    (out (N, H), (h_n,), saved (gates, hn_all, h_prev))."""
+    xp = xp_of(x)
+    h0, = states
+    batch, hid = h0.shape
+    gates = _project(x, w_ih3, bias, steps)                      # (3N, H) step blocks
+    n_rows, dt = gates.shape[0] // 3, gates.dtype
+    b_hn = None if b_hn is None else xp.repeat(b_hn[None], batch, axis=0)   # (B, H)
+    h = _state(h0)
+    h_prev = xp.empty((n_rows, hid), dt) if record else None
+    hn_all = xp.empty((n_rows, hid), dt) if record else None    # h W_hn^T + b_hn
+    out = xp.empty((n_rows, hid), dt)
+    hh = xp.empty((3 * batch, hid), dt)
+    with _time_loop():
+        for s, n in steps:
+            e = s + n
+            hn, a, t = h[:n], _block(gates, s, n, 3), _scratch(hh, 3, n)
+            if record:
+                h_prev[s:e] = hn
+            xp.matmul(hn, w_hh3, out=t)
+            rz = a[:2]
+            rz += t[:2]
+            _sigmoid_scaled_(rz)
+            r, z, cand = a
+            hw = hn_all[s:e] if record else t[2]
+            if b_hn is not None:
+                np.add(t[2], b_hn[:n], out=hw)
+            elif record:
+                hw[...] = t[2]
+            tmp = t[0]                                           # n = tanh(. + r (h W_hn + b_hn))
+            np.multiply(r, hw, out=tmp)
+            cand += tmp
+            np.tanh(cand, out=cand)
+            np.subtract(hn, cand, out=tmp)                       # h' = n + z (h - n)
+            tmp *= z
+            np.add(cand, tmp, out=out[s:e])
+            hn[...] = out[s:e]
+    return out, (h,), (gates, hn_all, h_prev)
+
+
+def _gru_backward(saved, x, steps, need, d_out, d_finals, w_ih, w_hh):
+    """Gradients of GRULayer over one run: (dx, (dw_ih, dw_hh, db_ih, db_hh), (dh0,))."""
+    gates, hn_all, h_prev = saved
+    xp = xp_of(gates)
+    n_rows, hid = h_prev.shape
+    batch = _widest(steps)
+    dt = gates.dtype
+    dh = _state_grad(d_finals[0], (batch, hid), gates)
+    d_out = _output_grad(d_out, n_rows, hid)
+    dd = xp.empty((n_rows, 3 * hid), dt)                         # hidden side: dr, dz, dn r
+    dn_in = xp.empty((n_rows, hid), dt)                          # input side of n: dn
+    d_buf = xp.empty((3 * batch, hid), dt)                       # one step's dr, dz, dn r
+    v_buf = xp.empty((batch, hid), dt)
+    back = xp.empty((batch, hid), dt)
+    with _time_loop():
+        for s, n in reversed(steps):
+            e = s + n
+            dhn, dn, v = dh[:n], dn_in[s:e], v_buf[:n]
+            a, d = _block(gates, s, n, 3), _scratch(d_buf, 3, n)
+            r, z, cand = a
+            if d_out is not None:
+                dhn += d_out[s:e]
+            np.subtract(1.0, z, out=dn)                          # dn = dh (1 - z) (1 - n^2)
+            dn *= _dtanh(cand, v)
+            dn *= dhn
+            _dsigmoid(a[:2], d[:2])
+            np.subtract(h_prev[s:e], cand, out=v)                # dz = dh (h - n) z (1 - z)
+            v *= dhn
+            d[1] *= v
+            np.multiply(dn, hn_all[s:e], out=v)                  # dr = dn (h W_hn + b_hn) r (1 - r)
+            d[0] *= v
+            np.multiply(dn, r, out=d[2])
+            dhn *= z                                             # dh_prev = dh z + dd W_hh
+            dd[s:e].reshape(n, 3, hid)[...] = d.transpose(1, 0, 2)
+            b = back[:n]
+            xp.dot(dd[s:e], w_hh, out=b)
+            dhn += b
+    grads = _gru_grads(need, x, w_ih, h_prev, dd, dn_in)
+    return grads[0], grads[1:], (dh if need[5] else None,)
+
+
+def _gru_grads(need, x, w_ih, h_prev, dd, dn_in):
+    """Gradients of GRULayer's args 0-4 from the hidden-side gate gradients dd (N, 3H) (dr, dz,
+    dn r) and the input side of n, dn_in (N, H) (the input side of r and z is dd's)."""
+    xp = xp_of(dd)
+    h2 = dn_in.shape[1] * 2
+    rows = _rows(x)
+    dx = dw_ih = db_ih = None
+    if need[0]:
+        dx = dd[:, :h2].dot(w_ih[:h2])
+        dx += dn_in.dot(w_ih[h2:])
+        dx = dx.reshape(x.shape)
+    if need[1]:
+        dw_ih = xp.empty(w_ih.shape, w_ih.dtype)
+        xp.dot(dd[:, :h2].T, rows, out=dw_ih[:h2])
+        xp.dot(dn_in.T, rows, out=dw_ih[h2:])
+    dw_hh = dd.T.dot(h_prev) if need[2] else None
+    db_hh = _sum(dd, (0,)) if need[3] or need[4] else None
+    if need[3]:
+        db_ih = xp.concatenate([db_hh[:h2], _sum(dn_in, (0,))])
+    return dx, dw_ih, dw_hh, db_ih, db_hh if need[4] else None
+
+
 class GRULayer(_Layer):
     """One GRU layer in one direction over a whole sequence (gate order r, z, n).
 
@@ -321,100 +631,26 @@ class GRULayer(_Layer):
 
     @staticmethod
     def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, h0, steps):
-        xp = xp_of(x)
-        record = any(ctx.needs_input_grad)
-        batch, hid = h0.shape
-        h2 = 2 * hid
-        bias = None
+        hid = h0.shape[1]
+        scale = _gru_scale(w_ih)
+        bias = b_hn = None
         if b_ih is not None:
-            bias = b_ih.copy()
-            bias[:h2] += b_hh[:h2]
-        gates = _project(x, w_ih, bias)                          # (N, 3H), activated in place
-        n_rows, dt = gates.shape[0], gates.dtype
-        b_hn = None if b_hh is None else b_hh[h2:]
-        w_hh_t = xp.ascontiguousarray(w_hh.T)                   # (H, 3H)
-        h = _state(h0)
-        hist = n_rows if record else batch
-        h_prev = xp.empty((n_rows, hid), dt) if record else None
-        hn_all = xp.empty((hist, hid), dt)                       # h W_hn^T + b_hn
-        out = xp.empty((n_rows, hid), dt)
-        hh = xp.empty((batch, 3 * hid), dt)
-        for s, n in steps:
-            e = s + n
-            hn, g, t = h[:n], gates[s:e], hh[:n]
-            if record:
-                h_prev[s:e] = hn
-            xp.dot(hn, w_hh_t, out=t)
-            rz = g[:, :h2]
-            rz += t[:, :h2]
-            _sigmoid_(rz)
-            hw = hn_all[s:e] if record else hn_all[:n]
-            if b_hn is None:
-                hw[...] = t[:, h2:]
-            else:
-                np.add(t[:, h2:], b_hn, out=hw)
-            cand = g[:, h2:]                                     # n = tanh(. + r (h W_hn + b_hn))
-            rh = t[:, :hid]
-            np.multiply(g[:, :hid], hw, out=rh)
-            cand += rh
-            np.tanh(cand, out=cand)
-            np.subtract(hn, cand, out=rh)                        # h' = n + z (h - n)
-            rh *= g[:, hid:h2]
-            np.add(cand, rh, out=out[s:e])
-            hn[...] = out[s:e]
-        if record:
-            ctx.save_for_backward(x, w_ih, w_hh, gates, hn_all, h_prev)
-            ctx.steps = steps
-        return out.reshape(x.shape[:-1] + (hid,)), h
+            bias = b_ih.reshape(3, hid).copy()
+            bias[:2] += b_hh[:2 * hid].reshape(2, hid)
+            bias *= scale[:, None]
+            b_hn = b_hh[2 * hid:]
+        args = (_gate_major(w_ih, scale), _gate_major(w_hh, scale), bias, b_hn)
+        return _run_forward(ctx, _gru_forward, x, (h0,), steps, args, (x, w_ih, w_hh))
 
     @staticmethod
     def backward(ctx, d_out, d_hn):
-        x, w_ih, w_hh, gates, hn_all, h_prev = ctx.saved
-        need = ctx.needs_input_grad
-        xp = xp_of(gates)
-        n_rows, hid = h_prev.shape
-        h2 = 2 * hid
-        batch = _batch(ctx.steps)
-        dh = _state_grad(d_hn, (batch, hid), gates)
-        d_out = _output_grad(d_out, n_rows, hid)
-        dg_in = xp.empty_like(gates)                             # input-side pre-activations
-        dg_hid = xp.empty_like(gates)                            # hidden-side (n: times r)
-        w_hh_c = xp.ascontiguousarray(w_hh)
-        u = xp.empty((batch, hid), gates.dtype)
-        back = xp.empty((batch, hid), gates.dtype)
-        for s, n in reversed(ctx.steps):
-            e = s + n
-            dhn, g, di, dd = dh[:n], gates[s:e], dg_in[s:e], dg_hid[s:e]
-            if d_out is not None:
-                dhn += d_out[s:e]
-            r, z, cand, v = g[:, :hid], g[:, hid:h2], g[:, h2:], u[:n]
-            dn = di[:, h2:]                                      # dh (1 - z) (1 - n^2)
-            np.subtract(1.0, z, out=dn)
-            dn *= _dtanh(cand, v)
-            dn *= dhn
-            dz = di[:, hid:h2]                                   # dh (h - n) z (1 - z)
-            np.subtract(h_prev[s:e], cand, out=dz)
-            dz *= dhn
-            dz *= _dsigmoid(z, v)
-            dr = di[:, :hid]                                     # dn (h W_hn + b_hn) r (1 - r)
-            np.multiply(dn, hn_all[s:e], out=dr)
-            dr *= _dsigmoid(r, v)
-            dd[:, :h2] = di[:, :h2]
-            np.multiply(dn, r, out=dd[:, h2:])
-            dhn *= z                                             # dh_prev = dh z + dd W_hh
-            b = back[:n]
-            xp.dot(dd, w_hh_c, out=b)
-            dhn += b
-        return _sequence_grads(need, x, w_ih, h_prev, dg_in, dg_hid) + (dh if need[5] else None,)
-
-
-def _batch(steps):
-    """The batch size B: the most rows of any step."""
-    return max([n for _, n in steps], default=0)
+        _, w_ih, w_hh = ctx.saved[:3]
+        return _run_backward(ctx, _gru_backward, d_out, (d_hn,), (w_ih, w_hh))
 
 
 # ---- stacking layers and directions ----------------------------------------------------------
 def _padded_steps(n_steps, batch):
+    """((first_row, rows), ...) of a padded (T, B, *) sequence: B rows at every step."""
     return tuple([(t * batch, batch) for t in range(n_steps)])
 
 
@@ -471,7 +707,7 @@ def _stacked(run_layer, x, states, params, has_biases, num_layers, dropout, trai
         x = outs[0] if dirs == 1 else cat(outs, -1)
         if dropout and train and layer < num_layers - 1:
             x = _dropout(x, dropout, True)
-    return (x,) + tuple([stack(f, 0) for f in finals])
+    return (x,) + tuple([stack(f, 0) if len(f) > 1 else f[0].unsqueeze(0) for f in finals])
 
 
 def _sequence_call(name, layer, args, n_states):

@@ -79,7 +79,10 @@ class RNNBase(Module):
 
     @property
     def _flat_weights(self):
-        return [getattr(self, n, None) for n in self._flat_weights_names]
+        """The parameters in ``_flat_weights_names`` order (None where one was removed)."""
+        params = self._parameters
+        return [params[n] if n in params else getattr(self, n, None)
+                for n in self._flat_weights_names]
 
     @property
     def all_weights(self):
