@@ -12,13 +12,16 @@
     python benchmarks/rnn.py --device cuda
 
 Ratios are ember time / torch time (below 1 means ember is faster). Both libraries get the
-same weights (torch's initialisation copied into ember) and the same inputs. On a machine
-shared with other jobs, multi-threaded timings swing widely (BLAS and OpenMP threads wait for
-a busy core); ``--threads 1`` gives steadier ratios of the work each library does.
+same weights (torch's initialisation copied into ember) and the same inputs. The two issue
+workloads alternate ember and torch call by call and print the best times with their ratio,
+then the ratio of the medians. On a machine shared with other jobs, multi-threaded timings
+swing widely (threads wait for a busy core, torch's most of all); ``--threads 1`` gives
+steadier ratios of the work each library does.
 """
 import argparse
 import os
 import sys
+import time
 
 
 def _threads_from_argv():
@@ -36,7 +39,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import ember  # noqa: E402
-from benchmarks.common import compare, print_header, print_row  # noqa: E402
+from benchmarks.common import compare, fmt_time, print_header, print_row  # noqa: E402
 
 
 class Lib:
@@ -60,6 +63,35 @@ class Lib:
         return run
 
 
+def interleaved(ember_fn, torch_fn, rounds, batch_time=0.02):
+    """(ember best, torch best, ember median, torch median) seconds per call. The two alternate
+    batch by batch (each batch of calls lasting about ``batch_time``), so bursts of load from
+    other jobs on a shared machine hit both; the median shows what a run typically gets."""
+    ember_fn()
+    torch_fn()
+    counts = []
+    for fn in (ember_fn, torch_fn):
+        t0 = time.perf_counter()
+        fn()
+        counts.append(max(1, int(batch_time / max(time.perf_counter() - t0, 1e-9))))
+    times = ([], [])
+    for _ in range(rounds):
+        for fn, n, out in zip((ember_fn, torch_fn), counts, times):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            out.append((time.perf_counter() - t0) / n)
+    e, t = sorted(times[0]), sorted(times[1])
+    return e[0], t[0], e[len(e) // 2], t[len(t) // 2]
+
+
+def print_pair(name, e_best, t_best, e_med, t_med, width=44):
+    """One row: best times and their ratio, then the ratio of the medians."""
+    print(f'{name:<{width}} {fmt_time(e_best)} {fmt_time(t_best)}   {e_best / t_best:6.2f}x'
+          f'   (medians {fmt_time(e_med).strip()} / {fmt_time(t_med).strip()}: '
+          f'{e_med / t_med:.2f}x)', flush=True)
+
+
 def build(libs, ctor):
     """{module name: model} built by ``ctor(nn)`` in each library, torch's weights copied."""
     models = {lib.mod.__name__: ctor(lib.mod.nn) for lib in libs}
@@ -72,7 +104,7 @@ def build(libs, ctor):
     return models
 
 
-def section_lstm_training(libs, min_time):
+def section_lstm_training(libs, rounds):
     """The issue's first workload: LSTM + Linear head, MSE loss, Adam."""
     print_header('2-layer LSTM(64 -> 256) + Linear(256 -> 10), batch 32, 100 steps, '
                  'batch_first: training step with Adam')
@@ -104,11 +136,10 @@ def section_lstm_training(libs, min_time):
             loss.backward()
             opt.step()
         runs.append(lib.timed(step))
-    e, t = compare(*runs, min_time=min_time, repeats=3)
-    print_row('training step (Adam)', e, t)
+    print_pair('training step (Adam)', *interleaved(*runs, rounds=rounds, batch_time=0))
 
 
-def section_gru_forward(libs, min_time):
+def section_gru_forward(libs, rounds):
     """The issue's second workload: GRU(64 -> 32) forward on (8, 200, 64)."""
     print_header('GRU(64 -> 32), input (8, 200, 64): forward')
     rng = np.random.default_rng(1)
@@ -123,8 +154,8 @@ def section_gru_forward(libs, min_time):
                 with mod.set_grad_enabled(grad):
                     gru(x)
             runs.append(lib.timed(fwd))
-        e, t = compare(*runs, min_time=min_time)
-        print_row('forward' + (', weights tracking grad' if grad else ', no_grad'), e, t)
+        print_pair('forward' + (', weights tracking grad' if grad else ', no_grad'),
+                   *interleaved(*runs, rounds=rounds))
 
 
 def _fwd_bwd(model, x):
@@ -228,12 +259,13 @@ def main():
         torch.set_num_threads(args.threads)
         ember.set_num_threads(args.threads)
     min_time = 0.3 if args.quick else 1.0
+    rounds = 7 if args.quick else 15
     libs = [Lib(ember, args.device), Lib(torch, args.device)]
     print(f'ember {ember.__version__} vs torch {torch.__version__}, device {args.device}, '
-          f'torch threads {torch.get_num_threads()}')
+          f'threads: ember {ember.get_num_threads()}, torch {torch.get_num_threads()}')
     sections = {
-        'lstm': lambda: section_lstm_training(libs, min_time),
-        'gru': lambda: section_gru_forward(libs, min_time),
+        'lstm': lambda: section_lstm_training(libs, rounds),
+        'gru': lambda: section_gru_forward(libs, rounds),
         'layers': lambda: section_layers(libs, min_time),
         'packed': lambda: section_packed(libs, min_time),
         'cells': lambda: section_cells(libs, min_time),

@@ -1,9 +1,14 @@
-"""nn.RNN / nn.LSTM / nn.GRU against torch (weights copied through state_dict): every option
-combination (layers x bidirectional x batch_first x proj_size x h0 given or not x padded /
-packed sorted / packed unsorted), forward and backward (input, initial states, all weights)
-in float32 and float64, unbatched input, dropout between layers, reprs, parameter names,
-counts and default initialisation, constructor and forward errors, and a small LSTM + Linear
-model trained with SGD to the same losses as torch."""
+"""The recurrent family against torch (weights copied through state_dict).
+
+nn.RNN / LSTM / GRU: option combinations (layers x bidirectional x h0 given, crossed with
+batch_first, padded / packed sorted / packed unsorted input, proj_size), forward and backward
+(input, initial states, all weights) in float64 and float32, unbatched input, large batches
+(both input projections) and batches split across threads, dropout between layers, reprs,
+parameter names, counts and default initialisation, constructor and forward errors, and an
+LSTM + Linear model trained with SGD to torch's losses. Cells: against torch, stepped through
+time, against the one-layer RNN/LSTM/GRU, errors. nn.utils.rnn: pad/pack/unpack functions,
+PackedSequence, errors. Finite differences of every Op.
+"""
 import math
 import warnings
 
@@ -13,6 +18,7 @@ import torch
 
 import ember
 from ember.ops import rnn as rnn_ops
+from tests.conftest import DEVICE
 from tests.helpers import E, T, assert_close, check, gradcheck, to_np
 from tests.helpers_nn import build_pair, check_module
 
@@ -188,9 +194,24 @@ def test_only_final_state_used_and_outputs_shapes(kind, proj):
         tm.zero_grad()
 
 
+@pytest.mark.parametrize('kind', ['RNN', 'GRU', 'LSTM'])
+def test_output_modified_in_place_before_backward(kind):
+    """The saved activations are not the output: gradients stay right (torch raises for the
+    LSTM here)."""
+    em, tm = build_pair(lambda L: getattr(L.nn, kind)(I, H), np.float64)
+    x = np.random.default_rng(18).standard_normal((STEPS, BATCH, I))
+    ex, tx = E(x, True), T(x, True)
+    eo = em(ex)[0]
+    eo.mul_(2)
+    eo.sum().backward()
+    (tm(tx)[0] * 2).sum().backward()
+    assert_close(ex.grad, tx.grad)
+    assert_close(em.weight_hh_l0.grad, tm.weight_hh_l0.grad)
+
+
 def test_packed_equals_each_sequence_alone():
     """Variable lengths in one packed batch give each sequence's result run alone."""
-    em = ember.nn.LSTM(I, H, num_layers=2, bidirectional=True, proj_size=P)
+    em = ember.nn.LSTM(I, H, num_layers=2, bidirectional=True, proj_size=P).to(DEVICE)
     rng = np.random.default_rng(6)
     seqs = [rng.standard_normal((n, I)).astype(np.float32) for n in (3, 6, 1, 4)]
     packed = ember.nn.utils.rnn.pack_sequence([E(s) for s in seqs], enforce_sorted=False)
@@ -206,7 +227,7 @@ def test_packed_equals_each_sequence_alone():
 
 
 def test_packed_output_keeps_indices_and_batch_sizes():
-    em = ember.nn.GRU(I, H)
+    em = ember.nn.GRU(I, H).to(DEVICE)
     x = E(np.random.default_rng(0).standard_normal((4, 3, I)).astype(np.float32))
     packed = ember.nn.utils.rnn.pack_padded_sequence(x, [2, 4, 1], enforce_sorted=False)
     out, h = em(packed)
@@ -225,7 +246,7 @@ def test_batch_first_output_is_a_transposed_view_like_torch():
     assert eo.stride() == to.stride()
 
 
-# ---- dropout between layers ---------------------------------------------------------------
+# ---- dropout between layers ----------------------------------------------------------------------
 def test_dropout_warning_for_one_layer():
     for lib in (torch, ember):
         with pytest.warns(UserWarning, match='non-zero dropout expects num_layers greater than '
@@ -251,11 +272,11 @@ def test_dropout_between_layers_in_training_only(kind, proj):
     out2 = em(x)[0]
     assert_close(out1, out2)
     # the same layers one at a time, same draws from the generator
-    first = make(kind, proj)(ember).double()
+    first = make(kind, proj)(ember).double().to(DEVICE)
     second = ember.nn.LSTM(proj or H, H, proj_size=proj) if kind == 'LSTM' else \
         make(kind)(ember).__class__(H, H, **({'nonlinearity': em.nonlinearity}
                                              if kind.startswith('RNN') else {}))
-    second = second.double()
+    second = second.double().to(DEVICE)
     sd = em.state_dict()
     first.load_state_dict({k: v for k, v in sd.items() if k.endswith('_l0')})
     second.load_state_dict({k.replace('_l1', '_l0'): v for k, v in sd.items() if k.endswith('_l1')})
@@ -268,7 +289,7 @@ def test_dropout_between_layers_in_training_only(kind, proj):
     assert_close(em(x)[0], tm(T(to_np(x)))[0])
 
 
-# ---- construction ---------------------------------------------------------------------------
+# ---- construction --------------------------------------------------------------------------------
 @pytest.mark.parametrize('args,kw', [
     ((64, 32), {}),
     ((64, 32, 2), {'batch_first': True}),
@@ -343,10 +364,10 @@ def test_loads_torch_checkpoint_and_back():
     tm2 = torch.nn.LSTM(4, 6, 2, bidirectional=True, proj_size=3)
     tm2.load_state_dict({k: torch.tensor(to_np(v)) for k, v in em.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((5, 2, 4)).astype(np.float32)
-    assert_close(em(E(x))[0], tm2(T(x))[0], 1e-5, 1e-6)
+    assert_close(em.to(DEVICE)(E(x))[0], tm2(T(x))[0], 1e-5, 1e-6)
 
 
-# ---- errors ---------------------------------------------------------------------------------
+# ---- errors --------------------------------------------------------------------------------------
 def _raises_like(fn_e, fn_t):
     with pytest.raises(Exception) as et:
         fn_t()
@@ -431,7 +452,7 @@ def test_empty_batch():
         assert_close(em(E(x)), tm(T(x)))
 
 
-# ---- training ---------------------------------------------------------------------------------
+# ---- training ------------------------------------------------------------------------------------
 def test_lstm_and_linear_train_like_torch():
     """20 SGD (momentum) steps of an LSTM -> Linear regressor give torch's losses."""
     rng = np.random.default_rng(0)
@@ -466,7 +487,7 @@ def test_lstm_and_linear_train_like_torch():
     assert_close(em.lstm.weight_hh_l1, tm.lstm.weight_hh_l1, 1e-4, 1e-5)
 
 
-# ---- cells ------------------------------------------------------------------------------------
+# ---- cells ---------------------------------------------------------------------------------------
 CELLS = [('RNNCell', {}), ('RNNCell', {'nonlinearity': 'relu'}), ('LSTMCell', {}),
          ('GRUCell', {})]
 
@@ -538,8 +559,8 @@ def test_cells_stepped_equal_the_layer(kind, kw):
     """A cell looped over time gives the one-layer RNN/LSTM/GRU's output and final states
     (same weights), and the same gradients."""
     layer_kind = kind[:-4]
-    layer = getattr(ember.nn, layer_kind)(I, H, **kw).double()
-    c = getattr(ember.nn, kind)(I, H, **kw).double()
+    layer = getattr(ember.nn, layer_kind)(I, H, **kw).double().to(DEVICE)
+    c = getattr(ember.nn, kind)(I, H, **kw).double().to(DEVICE)
     c.load_state_dict({k[:-3]: v for k, v in layer.state_dict().items()})
     rng = np.random.default_rng(11)
     x = rng.standard_normal((STEPS, BATCH, I))
@@ -602,7 +623,7 @@ def test_cell_errors_match_torch(case):
     _raises_like(lambda: CELL_ERRORS[case](ember), lambda: CELL_ERRORS[case](torch))
 
 
-# ---- nn.utils.rnn ---------------------------------------------------------------------------------
+# ---- nn.utils.rnn --------------------------------------------------------------------------------
 def _seqs(lengths, rng, trailing=(2,)):
     return [rng.standard_normal((n,) + trailing) for n in lengths]
 
@@ -695,8 +716,8 @@ def test_packed_sequence_to_and_casts():
     assert d.sorted_indices is not None and d.unsorted_indices is not None
     assert packed.double().data.dtype == ember.float64
     assert packed.float().data.dtype == ember.float32
-    assert packed.cpu().data.dtype == ember.float32
-    assert not packed.is_cuda and not packed.is_pinned()
+    assert packed.cpu().data.device.type == 'cpu'
+    assert packed.is_cuda == (DEVICE == 'cuda') and not packed.is_pinned()
     assert ember.nn.utils.rnn.PackedSequence._fields == torch.nn.utils.rnn.PackedSequence._fields
     data, batch_sizes, sorted_indices, unsorted_indices = packed
     assert to_np(ember.nn.utils.rnn.invert_permutation(sorted_indices)).tolist() == \
@@ -729,7 +750,7 @@ def test_lengths_beyond_the_padded_length_raise():
         ember.nn.utils.rnn.pack_padded_sequence(ember.zeros(3, 2, 1), [4, 2])
 
 
-# ---- finite differences of the Ops -------------------------------------------------------------
+# ---- finite differences of the Ops ---------------------------------------------------------------
 def _params(rng, kind, layers, bidir, proj=0, i=2, h=3):
     gates = {'lstm': 4, 'gru': 3}.get(kind, 1)
     out = proj or h
@@ -799,7 +820,7 @@ def test_packing_ops_gradcheck():
               rng.standard_normal((2, 2)), rng.standard_normal((3, 2)))
 
 
-# ---- GPU --------------------------------------------------------------------------------------
+# ---- GPU -----------------------------------------------------------------------------------------
 @pytest.mark.cuda
 @pytest.mark.parametrize('kind,proj', KINDS)
 def test_cuda_matches_cpu(kind, proj):

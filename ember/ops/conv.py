@@ -13,10 +13,12 @@ sequential). Two column layouts, picked per shape by a cost model of memory traf
   whole-row-shifted slices of its result. Pays when the channels are few or the kernels tall.
 
 The (O, N, *out) GEMM result is stored transposed into the (N, O, *out) output, with the bias
-added in the same pass. Large batches go through the columns in chunks of samples.
+added in the same pass. The batch goes through the columns in cache-sized chunks of samples,
+shared out among ember's threads (each with a single-threaded BLAS and its own scratch
+buffers), so that a pass synchronises its threads once.
 
 Backward: grad_weight is one GEMM (k[0] for row columns) of the channel-major output gradient
-against the same columns (kept from forward when built in one piece, rebuilt otherwise).
+against the same columns (kept from forward when small enough, rebuilt otherwise).
 grad_input either convolves the zero-padded output gradient with the flipped, transposed
 weight (unit stride: one more convolution as above) or multiplies the weight's transpose by
 the output gradient and folds those columns back onto the input grid (``col2im``, a short loop
@@ -44,8 +46,8 @@ __all__ = []
 
 _ALL = slice(None)
 
-#: Passes over fewer column elements than this run on the calling thread (with BLAS's own
-#: threads): sharing them out costs more than it saves.
+#: Passes over fewer column elements than this run on the calling thread (with one BLAS
+#: thread): sharing them out costs more than it saves.
 PARALLEL_MIN = 1 << 18
 
 
@@ -101,8 +103,7 @@ def _store(src, dst, bias):
 
 def _gemm_nt(a, b):
     """a (G, M, K) times b (G, P, K) transposed -> (G, M, P), for a long K and small M, P:
-    computed as (b a^T)^T, the orientation whose multi-threaded BLAS split needs the fewest
-    synchronisations."""
+    computed as (b a^T)^T, the orientation a multi-threaded OpenBLAS handles best."""
     return xp_of(a).matmul(b, a.swapaxes(1, 2)).swapaxes(1, 2)
 
 

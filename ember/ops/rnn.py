@@ -30,6 +30,13 @@ one GEMM or sum.
 When a graph is recorded, the activations (gates, previous states, tanh(c)) are kept in
 preallocated arrays; otherwise scratch arrays of B rows are reused at every step. Every layer
 Op takes (x, w_ih, w_hh, b_ih, b_hh, h0, ...) in this order; biases may be None.
+
+Threads. The sequences of a batch are independent, so a padded layer with large steps splits
+its batch into one range of rows per thread of ember's pool; each range runs the projection,
+the whole time loop and the weight-gradient GEMMs on its own (one synchronisation per layer,
+none per step), and the ranges' weight gradients are summed. BLAS computes on the calling
+thread throughout: a step's GEMM is too small to share, and waiting on BLAS threads stalls
+whenever the machine is busy.
 """
 import numpy as np
 
@@ -66,12 +73,6 @@ def _dtanh(t, out):
     np.multiply(t, t, out=out)
     np.subtract(1.0, out, out=out)
     return out
-
-
-def _time_loop():
-    """Context of a time loop: exp's overflow (a saturated gate) is silent, on ember's worker
-    threads too."""
-    return np.errstate(over='ignore')
 
 
 def _rows(x):
@@ -224,35 +225,42 @@ def _in_parallel(fn, jobs):
 
 def _run_forward(ctx, kernel, x, states, steps, args, keep):
     """``kernel(x, states, steps, *args, record) -> (out rows (N, P), finals, saved)`` over the
-    whole batch or over row ranges in parallel; ``keep`` (x and the weights, as received) and
-    every run's saved activations go to ``ctx`` when a graph is recorded.
+    whole batch, or over row ranges in parallel; ``keep`` (x and the weights, as received) and
+    every run's saved activations go to ``ctx`` when a graph is recorded. BLAS computes on the
+    calling thread meanwhile: a step's GEMMs are small, and waiting on BLAS threads stalls
+    whenever the machine is busy.
 
     Returns (output (x's leading dims, P), *finals (each (B, *)))."""
     record = any(ctx.needs_input_grad)
     w_hh = keep[2]
     batch = states[0].shape[0]
     ranges = _batch_ranges(x, batch, batch * w_hh.shape[0] * w_hh.shape[1])
-    if ranges is None:
-        with _parallel.one_blas_thread():
+    with _parallel.one_blas_thread():
+        if ranges is None:
             out, finals, saved = kernel(x, states, steps, *args, record)
-        out = out.reshape(x.shape[:-1] + (out.shape[1],))
-        runs = [saved]
-    else:
-        t = x.shape[0]
-        with _parallel.one_blas_thread():
+            out, runs = out.reshape(x.shape[:-1] + (out.shape[1],)), [saved]
+        else:
             results = _in_parallel(kernel, [(x[:, b0:b1], tuple([s[b0:b1] for s in states]),
                                              _range_steps(steps, b0, b1)) + args + (record,)
                                             for b0, b1 in ranges])
-        width = results[0][0].shape[1]
-        out = np.empty((t, x.shape[1], width), x.dtype)
-        for (b0, b1), r in zip(ranges, results):
-            out[:, b0:b1] = r[0].reshape(t, b1 - b0, width)
-        finals = tuple([np.concatenate([r[1][i] for r in results]) for i in range(len(states))])
-        runs = [r[2] for r in results]
+            out = _join_rows([r[0] for r in results], ranges, x.shape[:2])
+            finals = tuple([np.concatenate([r[1][i] for r in results])
+                            for i in range(len(states))])
+            runs = [r[2] for r in results]
     if record:
         ctx.save_for_backward(*keep, *[a for saved in runs for a in saved])
         ctx.n_keep, ctx.ranges, ctx.steps = len(keep), ranges, steps
     return (out,) + finals
+
+
+def _join_rows(parts, ranges, leading):
+    """(T, B, W) from each range's rows (T * (b1 - b0), W) or (T, b1 - b0, W)."""
+    t, batch = leading
+    width = parts[0].shape[-1]
+    out = np.empty((t, batch, width), parts[0].dtype)
+    for (b0, b1), part in zip(ranges, parts):
+        out[:, b0:b1] = part.reshape(t, b1 - b0, width)
+    return out
 
 
 def _run_backward(ctx, kernel, d_out, d_finals, args):
@@ -269,18 +277,14 @@ def _run_backward(ctx, kernel, d_out, d_finals, args):
             dx, dw, ds = kernel(acts, x, ctx.steps, need, d_out, d_finals, *args)
         return (dx,) + dw + ds
     per = len(acts) // len(ranges)
-    jobs = []
-    for k, (b0, b1) in enumerate(ranges):
-        jobs.append((acts[k * per:(k + 1) * per], x[:, b0:b1], _range_steps(ctx.steps, b0, b1),
-                     need, None if d_out is None else d_out[:, b0:b1],
-                     tuple([None if d is None else d[b0:b1] for d in d_finals])) + args)
+    jobs = [(acts[k * per:(k + 1) * per], x[:, b0:b1], _range_steps(ctx.steps, b0, b1), need,
+             None if d_out is None else d_out[:, b0:b1],
+             tuple([None if d is None else d[b0:b1] for d in d_finals])) + args
+            for k, (b0, b1) in enumerate(ranges)]
     with _parallel.one_blas_thread():
         results = _in_parallel(kernel, jobs)
-    dx = None
-    if results[0][0] is not None:
-        dx = np.empty(x.shape, x.dtype)
-        for (b0, b1), r in zip(ranges, results):
-            dx[:, b0:b1] = r[0]
+    dx = None if results[0][0] is None else _join_rows([r[0] for r in results], ranges,
+                                                       x.shape[:2])
     dw = []
     for i, g in enumerate(results[0][1]):
         if g is not None:
@@ -309,22 +313,22 @@ def _rnn_forward(x, states, steps, w_ih, w_hh_t, bias, relu, record):
     h = _state(h0)
     hh = xp.empty((batch, hid), y.dtype)
     h_prev = xp.empty_like(y) if record else None
-    with _time_loop():
-        for s, n in steps:
-            e = s + n
-            hn = h[:n]
-            if record:
-                h_prev[s:e] = hn
-            t = hh[:n]
-            xp.dot(hn, w_hh_t, out=t)
-            a = y[s:e]
-            a += t
-            if relu:
-                np.maximum(a, 0.0, out=a)
-            else:
-                np.tanh(a, out=a)
-            hn[...] = a
-    return y, (h,), (y, h_prev)
+    for s, n in steps:
+        e = s + n
+        hn = h[:n]
+        if record:
+            h_prev[s:e] = hn
+        t = hh[:n]
+        xp.dot(hn, w_hh_t, out=t)
+        a = y[s:e]
+        a += t
+        if relu:
+            np.maximum(a, 0.0, out=a)
+        else:
+            np.tanh(a, out=a)
+        hn[...] = a
+    # the output is a copy when y is kept for backward: changing it in place must not matter
+    return (y.copy() if record else y), (h,), (y, h_prev)
 
 
 def _rnn_backward(saved, x, steps, need, d_out, d_finals, w_ih, w_hh, relu):
@@ -335,18 +339,17 @@ def _rnn_backward(saved, x, steps, need, d_out, d_finals, w_ih, w_hh, relu):
     dh = _state_grad(d_finals[0], (_widest(steps), hid), y)
     d_out = _output_grad(d_out, n_rows, hid)
     da = xp.empty_like(y)
-    with _time_loop():
-        for s, n in reversed(steps):
-            e = s + n
-            dhn, d = dh[:n], da[s:e]
-            if d_out is not None:
-                dhn += d_out[s:e]
-            if relu:
-                np.greater(y[s:e], 0.0, out=d)
-            else:
-                _dtanh(y[s:e], d)
-            d *= dhn
-            xp.dot(d, w_hh, out=dhn)
+    for s, n in reversed(steps):
+        e = s + n
+        dhn, d = dh[:n], da[s:e]
+        if d_out is not None:
+            dhn += d_out[s:e]
+        if relu:
+            np.greater(y[s:e], 0.0, out=d)
+        else:
+            _dtanh(y[s:e], d)
+        d *= dhn
+        xp.dot(d, w_hh, out=dhn)
     grads = _sequence_grads(need, x, w_ih, h_prev, da)
     return grads[0], grads[1:], (dh if need[5] else None,)
 
@@ -398,7 +401,7 @@ def _lstm_forward(x, states, steps, w_ih3, w_hh3, bias, w_hr, record):
     h_full = None if w_hr is None else xp.empty((hist, hid), dt)
     out = xp.empty((n_rows, p), dt)
     hh = xp.empty((4 * batch, hid), dt)
-    with _time_loop():
+    with np.errstate(over='ignore'):          # a saturated gate's exp
         for s, n in steps:
             e = s + n
             r = slice(s, e) if record else slice(0, n)
@@ -447,36 +450,35 @@ def _lstm_backward(saved, x, steps, need, d_out, d_finals, w_ih, w_hh, w_hr):
         dh_full = xp.empty((batch, hid), dt)
     d_buf = xp.empty((4 * batch, hid), dt)                       # one step's gate gradients
     v_buf = xp.empty((batch, hid), dt)
-    with _time_loop():
-        for s, n in reversed(steps):
-            e = s + n
-            dhn, dcn, v = dh[:n], dc[:n], v_buf[:n]
-            a, d = _block(gates, s, n, 4), _scratch(d_buf, 4, n)
-            i, f, g, o = a
-            if d_out is not None:
-                dhn += d_out[s:e]
-            if proj:
-                dh_out[s:e] = dhn
-                dhf = dh_full[:n]
-                xp.dot(dhn, w_hr, out=dhf)
-            else:
-                dhf = dhn
-            tc = tanh_c[s:e]
-            _dtanh(tc, v)                                        # dc += dh o (1 - tanh(c)^2)
-            v *= o
-            v *= dhf
-            dcn += v
-            _dsigmoid(a, d)                                      # s (1 - s) of every gate
-            d[3] *= tc                                           # d o = dh tanh(c) o (1 - o)
-            d[3] *= dhf
-            d[0] *= g                                            # d i = dc g i (1 - i)
-            d[1] *= c_prev[s:e]                                  # d f = dc c_prev f (1 - f)
-            _dtanh(g, d[2])                                      # d g = dc i (1 - g^2)
-            d[2] *= i
-            d[:3] *= dcn
-            dcn *= f                                             # dc_prev = dc f
-            dg[s:e].reshape(n, 4, hid)[...] = d.transpose(1, 0, 2)
-            xp.dot(dg[s:e], w_hh, out=dhn)                       # dh_prev = dgates W_hh
+    for s, n in reversed(steps):
+        e = s + n
+        dhn, dcn, v = dh[:n], dc[:n], v_buf[:n]
+        a, d = _block(gates, s, n, 4), _scratch(d_buf, 4, n)
+        i, f, g, o = a
+        if d_out is not None:
+            dhn += d_out[s:e]
+        if proj:
+            dh_out[s:e] = dhn
+            dhf = dh_full[:n]
+            xp.dot(dhn, w_hr, out=dhf)
+        else:
+            dhf = dhn
+        tc = tanh_c[s:e]
+        _dtanh(tc, v)                                        # dc += dh o (1 - tanh(c)^2)
+        v *= o
+        v *= dhf
+        dcn += v
+        _dsigmoid(a, d)                                      # s (1 - s) of every gate
+        d[3] *= tc                                           # d o = dh tanh(c) o (1 - o)
+        d[3] *= dhf
+        d[0] *= g                                            # d i = dc g i (1 - i)
+        d[1] *= c_prev[s:e]                                  # d f = dc c_prev f (1 - f)
+        _dtanh(g, d[2])                                      # d g = dc i (1 - g^2)
+        d[2] *= i
+        d[:3] *= dcn
+        dcn *= f                                             # dc_prev = dc f
+        dg[s:e].reshape(n, 4, hid)[...] = d.transpose(1, 0, 2)
+        xp.dot(dg[s:e], w_hh, out=dhn)                       # dh_prev = dgates W_hh
     grads = _sequence_grads(need, x, w_ih, h_prev, dg)
     dw_hr = dh_out.T.dot(h_full) if proj and need[7] else None
     return grads[0], grads[1:] + (dw_hr,), (dh if need[5] else None, dc if need[6] else None)
@@ -529,7 +531,7 @@ def _gru_forward(x, states, steps, w_ih3, w_hh3, bias, b_hn, record):
     hn_all = xp.empty((n_rows, hid), dt) if record else None    # h W_hn^T + b_hn
     out = xp.empty((n_rows, hid), dt)
     hh = xp.empty((3 * batch, hid), dt)
-    with _time_loop():
+    with np.errstate(over='ignore'):          # a saturated gate's exp
         for s, n in steps:
             e = s + n
             hn, a, t = h[:n], _block(gates, s, n, 3), _scratch(hh, 3, n)
@@ -570,29 +572,28 @@ def _gru_backward(saved, x, steps, need, d_out, d_finals, w_ih, w_hh):
     d_buf = xp.empty((3 * batch, hid), dt)                       # one step's dr, dz, dn r
     v_buf = xp.empty((batch, hid), dt)
     back = xp.empty((batch, hid), dt)
-    with _time_loop():
-        for s, n in reversed(steps):
-            e = s + n
-            dhn, dn, v = dh[:n], dn_in[s:e], v_buf[:n]
-            a, d = _block(gates, s, n, 3), _scratch(d_buf, 3, n)
-            r, z, cand = a
-            if d_out is not None:
-                dhn += d_out[s:e]
-            np.subtract(1.0, z, out=dn)                          # dn = dh (1 - z) (1 - n^2)
-            dn *= _dtanh(cand, v)
-            dn *= dhn
-            _dsigmoid(a[:2], d[:2])
-            np.subtract(h_prev[s:e], cand, out=v)                # dz = dh (h - n) z (1 - z)
-            v *= dhn
-            d[1] *= v
-            np.multiply(dn, hn_all[s:e], out=v)                  # dr = dn (h W_hn + b_hn) r (1 - r)
-            d[0] *= v
-            np.multiply(dn, r, out=d[2])
-            dhn *= z                                             # dh_prev = dh z + dd W_hh
-            dd[s:e].reshape(n, 3, hid)[...] = d.transpose(1, 0, 2)
-            b = back[:n]
-            xp.dot(dd[s:e], w_hh, out=b)
-            dhn += b
+    for s, n in reversed(steps):
+        e = s + n
+        dhn, dn, v = dh[:n], dn_in[s:e], v_buf[:n]
+        a, d = _block(gates, s, n, 3), _scratch(d_buf, 3, n)
+        r, z, cand = a
+        if d_out is not None:
+            dhn += d_out[s:e]
+        np.subtract(1.0, z, out=dn)                          # dn = dh (1 - z) (1 - n^2)
+        dn *= _dtanh(cand, v)
+        dn *= dhn
+        _dsigmoid(a[:2], d[:2])
+        np.subtract(h_prev[s:e], cand, out=v)                # dz = dh (h - n) z (1 - z)
+        v *= dhn
+        d[1] *= v
+        np.multiply(dn, hn_all[s:e], out=v)                  # dr = dn (h W_hn + b_hn) r (1 - r)
+        d[0] *= v
+        np.multiply(dn, r, out=d[2])
+        dhn *= z                                             # dh_prev = dh z + dd W_hh
+        dd[s:e].reshape(n, 3, hid)[...] = d.transpose(1, 0, 2)
+        b = back[:n]
+        xp.dot(dd[s:e], w_hh, out=b)
+        dhn += b
     grads = _gru_grads(need, x, w_ih, h_prev, dd, dn_in)
     return grads[0], grads[1:], (dh if need[5] else None,)
 

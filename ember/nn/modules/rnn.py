@@ -63,7 +63,8 @@ class RNNBase(Module):
             layer_in = input_size if layer == 0 else out_size * dirs
             for direction in range(dirs):
                 suffix = f'_l{layer}' + ('_reverse' if direction == 1 else '')
-                shapes = [('weight_ih', (gate_size, layer_in)), ('weight_hh', (gate_size, out_size))]
+                shapes = [('weight_ih', (gate_size, layer_in)),
+                          ('weight_hh', (gate_size, out_size))]
                 if bias:
                     shapes += [('bias_ih', (gate_size,)), ('bias_hh', (gate_size,))]
                 if proj_size > 0:
