@@ -26,6 +26,7 @@ from .ops.linalg import *  # noqa: F401,F403
 from .ops.activation import *  # noqa: F401,F403
 from .ops.padding import *  # noqa: F401,F403
 from .ops.distance import *  # noqa: F401,F403
+from .ops.rnn import *  # noqa: F401,F403
 from ._creation import *  # noqa: F401,F403
 from ._random import *  # noqa: F401,F403
 from ._tensor_str import *  # noqa: F401,F403
