@@ -309,9 +309,10 @@ def _flip_is_cheaper(c_src, c_dst, k, l_src, l_dst, groups):
     l_dst positions, kernel size k) is cheaper as im2col + GEMM with the flipped weight than as
     GEMM + col2im, by a cost model measured on a 2-core x86 machine: a column copy about
     0.5 ns an element, col2im's read-add-write about 1.2 ns an element, GEMM about 0.02 ns a
-    flop."""
-    gemm = 0.04 * c_src * c_dst * k / groups
-    return l_dst * (0.5 * c_src * k + gemm) <= l_src * (1.2 * c_dst * k + gemm)
+    flop, and the flipped weight's copy about 1 ns an element."""
+    weight = c_src * c_dst * k / groups
+    gemm = 0.04 * weight
+    return l_dst * (0.5 * c_src * k + gemm) + weight <= l_src * (1.2 * c_dst * k + gemm)
 
 
 class Convolution(Op):
