@@ -5,6 +5,9 @@ numerics and printed text.
 """
 import numpy as _np
 
+from ._memory import tune_malloc as _tune_malloc
+_tune_malloc()
+
 from . import _dtype
 from ._dtype import (dtype, float16, float32, float64, int8, int16, int32, int64, uint8, bool,
                      half, float, double, short, int, long, set_default_dtype, get_default_dtype,
