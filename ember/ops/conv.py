@@ -262,13 +262,17 @@ def _row_pass(xpad, kernel, stride, dilation, out, groups, w=None, y=None, bias=
 def _row_weight_grad(gw, g, cols3, shift):
     """gw (P, C/G, k0, *k') += g (G, P/G, W) times row columns cols3 (G, C/G K', W): kernel
     row i pairs output row r with input row r + i d, ``shift`` = d L' columns further (the
-    last rows of g are zero, so nothing is lost at the end)."""
+    last rows of g are zero, so nothing is lost at the end). The k0 shifted copies of g are
+    stacked into one GEMM operand: one GEMM streams the columns once instead of k0 times."""
     groups, width = cols3.shape[0], cols3.shape[2]
-    k0 = gw.shape[2]
-    gw5 = gw.reshape(groups, gw.shape[0] // groups, gw.shape[1], k0, -1)
+    og, k0 = g.shape[1], gw.shape[2]
+    stack = scratch('stacked', (groups, k0, og, width), g.dtype, g)
     for i in range(k0):
-        part = _gemm_nt(g[:, :, :width - i * shift], cols3[:, :, i * shift:])
-        gw5[:, :, :, i] += part.reshape(gw5[:, :, :, i].shape)
+        stack[:, i, :, :i * shift] = 0
+        stack[:, i, :, i * shift:] = g[:, :, :width - i * shift]
+    part = _gemm_nt(stack.reshape(groups, k0 * og, width), cols3)
+    gw5 = gw.reshape(groups, og, gw.shape[1], k0, -1)
+    gw5 += part.reshape(groups, k0, og, gw.shape[1], -1).transpose(0, 2, 3, 1, 4)
 
 
 def _sweep(rows, xpad, kernel, stride, dilation, out, groups, **kw):
