@@ -6,7 +6,9 @@ transcendental functions (exp, log, tanh, ...) and multi-pass kernels (softmax r
 memory-bound one-pass arithmetic (add, mul) gains nothing from it here and stays single calls.
 Arrays below ``THRESHOLD`` elements (where dispatch costs more than it saves), non-contiguous
 arrays and CuPy arrays take the plain single call. ``one_blas_thread()`` keeps OpenBLAS on the
-calling thread while ember's own pool runs BLAS calls (nested threads would oversubscribe).
+calling thread while ember's own pool runs BLAS calls (nested threads would oversubscribe), and
+``gemm_op`` keeps the GEMMs of small matrix products there too: after a multi-threaded call,
+OpenBLAS's workers spin for about 0.1 s of CPU, competing with ember's threads for the cores.
 
 ``ember.set_num_threads(n)`` / ``ember.get_num_threads()`` control the pool, as in PyTorch.
 """
@@ -168,3 +170,33 @@ class one_blas_thread:
     def __exit__(self, *exc):
         if self.saved is not None and self.saved > 1:
             _openblas[0][1](self.saved)
+
+
+#: GEMM ops below this many flops keep OpenBLAS on the calling thread (``gemm_op``). Measured:
+#: a LeNet training step at 2 threads took 24 ms when its small Linear GEMMs used OpenBLAS's
+#: threads (whose spinning then slowed ember's parallel convolutions), 18.6 ms when they did not.
+BLAS_THREADS_MIN = 1 << 27
+
+
+def gemm_op(flops):
+    """Class decorator for an Op whose forward and backward are matrix products: both run on
+    one BLAS thread when ``flops(*forward_args)`` (an estimate of one product's flops) is below
+    ``BLAS_THREADS_MIN``, with OpenBLAS's own threads otherwise."""
+    def decorate(cls):
+        forward, backward = cls.forward, cls.backward
+
+        def gemm_forward(ctx, *args):
+            ctx.small_gemm = small = flops(*args) < BLAS_THREADS_MIN
+            if not small:
+                return forward(ctx, *args)
+            with one_blas_thread():
+                return forward(ctx, *args)
+
+        def gemm_backward(ctx, g):
+            if not ctx.small_gemm:
+                return backward(ctx, g)
+            with one_blas_thread():
+                return backward(ctx, g)
+        cls.forward, cls.backward = staticmethod(gemm_forward), staticmethod(gemm_backward)
+        return cls
+    return decorate

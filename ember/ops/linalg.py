@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import return_types
 from .._backend import xp_of
+from .._parallel import gemm_op
 from .._tensor import Tensor, _wrap, _dim, _NP_NAMES
 from ..autograd.function import Op
 from .elementwise import promote, _store_out, _operand
@@ -81,6 +82,19 @@ def _mm_shape_error(sa, sb):
                         f'{sb[0]}x{sb[1]})')
 
 
+def _batched_flops(a, b, *_):
+    """Flops of a @ b for matmul-style operands (1-D ones promoted, batch dims broadcast)."""
+    m = a.shape[-2] if a.ndim > 1 else 1
+    n = b.shape[-1] if b.ndim > 1 else 1
+    return 2 * max(a.size * n, b.size * m)
+
+
+def _mm_flops(inp, m1, m2, *_):
+    """Flops of the product in ``addmm``-style ops (input, mat1, mat2, ...)."""
+    return _batched_flops(m1, m2)
+
+
+@gemm_op(_batched_flops)
 class Mm(Op):
     """(n, k) @ (k, m)."""
 
@@ -150,6 +164,7 @@ class VecMat(Op):
         return (b.dot(g) if need[0] else None), (v[:, None] * g if need[1] else None)
 
 
+@gemm_op(_batched_flops)
 class MatmulFolded(Op):
     """(..., k) @ (k, m) or (..., k) @ (k,): the batch folded into the rows of one GEMM."""
     backward_name = 'UnsafeViewBackward0'
@@ -189,6 +204,7 @@ def _batched_error(a, b):
                         f'[{n}, {ea[-1]}] but got: [{n}, {eb[-2]}].')
 
 
+@gemm_op(_batched_flops)
 class MatmulBatched(Op):
     """Batched matmul with broadcast batch dims (1-D operands promoted as in ``matmul``)."""
     backward_name = 'UnsafeViewBackward0'
@@ -266,6 +282,7 @@ def _scaled(x, s):
     return x if s == 1 else x * s
 
 
+@gemm_op(_mm_flops)
 class Addmm(Op):
     """beta * input + alpha * (mat1 @ mat2)."""
 
@@ -351,6 +368,7 @@ def _bmm_checks(b1, b2, fname):
                            f'{b2.shape[1]}].')
 
 
+@gemm_op(_mm_flops)
 class Addbmm(Op):
     """beta * input + alpha * sum_b batch1[b] @ batch2[b], as one GEMM over (batch, k)."""
 
@@ -376,6 +394,7 @@ class Addbmm(Op):
                 xp.matmul(_T(b1), ga) if need[2] else None)
 
 
+@gemm_op(_mm_flops)
 class Baddbmm(Op):
     """beta * input + alpha * (batch1 @ batch2), batch by batch."""
 

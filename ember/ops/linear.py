@@ -7,6 +7,8 @@ Arguments are checked by ``ember.nn.functional``; these Ops assume valid shapes 
 """
 from math import prod
 
+from .._parallel import gemm_op
+
 from .._backend import xp_of
 from ..autograd.function import Op
 from .reduction import _sum
@@ -14,6 +16,7 @@ from .reduction import _sum
 __all__ = []
 
 
+@gemm_op(lambda x, w, b=None: 2 * x.size * (w.shape[0] if w.ndim == 2 else 1))
 class Linear(Op):
     """y = x @ W.T (+ b).
 
