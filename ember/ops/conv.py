@@ -126,27 +126,29 @@ def _uses_rows(c, o, kernel, stride, out, rows, groups, weight_grad):
     return row_cost < columns
 
 
-def _run(n, per_sample, work, gw, like):
+def _run(n, per_sample, work, gw, like, gemm_rows):
     """Call ``work(batch_slice, gw_part)`` over slices of the batch ``range(n)`` (per_sample
-    column elements each). Large NumPy passes are shared out: each of ember's threads takes a
-    contiguous run of cache-sized slices, with a BLAS confined to it and its own copy of the
-    ``gw`` accumulator (summed at the end), so the pass synchronises its threads once, where a
-    multi-threaded BLAS does at every block of every GEMM (ruinous when a core is busy
-    elsewhere). Small passes run on the calling thread with one BLAS thread; a single large
-    sample (N = 1) with BLAS's threads."""
+    column elements each, multiplied by GEMM operands of ``gemm_rows`` rows). Large NumPy
+    passes are shared out: each of ember's threads takes a contiguous run of cache-sized
+    slices, with a BLAS confined to it and its own copy of the ``gw`` accumulator (summed at
+    the end), so the pass synchronises its threads once, where a multi-threaded BLAS does at
+    every block of every GEMM (ruinous when a core is busy elsewhere). Small passes and single
+    samples (N = 1) run on the calling thread, with BLAS's threads when their GEMMs are large
+    (``_parallel.BLAS_THREADS_MIN`` flops), else with one."""
     threads = _parallel.get_num_threads()
     if threads <= 1 or xp_of(like) is not np:
         for sl in chunks(n, per_sample):
             work(sl, gw)
         return
-    if n * per_sample < PARALLEL_MIN:
-        with _parallel.one_blas_thread():
-            for sl in chunks(n, per_sample):
-                work(sl, gw)
-        return
     parts = chunks(n, per_sample, threads)
-    if len(parts) == 1:
-        work(parts[0], gw)
+    if n * per_sample < PARALLEL_MIN or len(parts) == 1:
+        if 2 * n * per_sample * gemm_rows >= _parallel.BLAS_THREADS_MIN:
+            for sl in parts:
+                work(sl, gw)
+            return
+        with _parallel.one_blas_thread():
+            for sl in parts:
+                work(sl, gw)
         return
     runs = [parts[i:j] for i, j in _parallel._splits(len(parts), min(threads, len(parts)))]
     accs = [gw] + [None if gw is None else np.zeros_like(gw) for _ in runs[1:]]
@@ -204,7 +206,8 @@ def _column_pass(xpad, kernel, stride, dilation, out, groups, w=None, y=None, bi
         if acc is not None:
             acc3 = acc.reshape(groups, acc.shape[0] // groups, -1)
             acc3 += _gemm_nt(g[:, :, sl.start * length:sl.stop * length], cols3)
-    _run(n, ck * length, work, gw, xpad if cols is None else cols)
+    _run(n, ck * length, work, gw, xpad if cols is None else cols,
+         (0 if w3 is None else w3.shape[1]) + (0 if gw is None else gw.shape[0] // groups))
     return cols if keep else None
 
 
@@ -255,7 +258,8 @@ def _row_pass(xpad, kernel, stride, dilation, out, groups, w=None, y=None, bias=
             _store(acc_y, y[sl], bias)
         if acc is not None:
             _row_weight_grad(acc, g[:, :, sl.start * span:sl.stop * span], cols3, shift)
-    _run(n, (ckr + k0 * o) * span, work, gw, xpad if cols is None else cols)
+    _run(n, (ckr + k0 * o) * span, work, gw, xpad if cols is None else cols,
+         k0 * (o + (0 if gw is None else gw.shape[0])) // groups)
     return cols if keep else None
 
 
@@ -304,7 +308,7 @@ def _col2im_pass(g3, w3t, kernel, stride, dilation, out, dst):
         cols = scratch('columns', (w3t.shape[0], w3t.shape[1], m * length), dst.dtype, dst)
         xp.matmul(w3t, g3[:, :, sl.start * length:sl.stop * length], out=cols)
         col2im(cols.reshape((c,) + kernel + (m,) + out), dst[:, sl], kernel, stride, dilation)
-    _run(n, c * prod(kernel) * length, work, None, dst)
+    _run(n, c * prod(kernel) * length, work, None, dst, g3.shape[1])
     return dst
 
 
@@ -400,7 +404,7 @@ def _pointwise(x, w3, b, shape):
         xp.matmul(w3, x4[sl], out=y4[sl])
         if b is not None:
             y[sl] += b.reshape(b.shape + (1,) * (y.ndim - 2))
-    _run(n, c * length, work, None, x)
+    _run(n, c * length, work, None, x, w3.shape[1])
     return y
 
 
@@ -418,7 +422,7 @@ def _pointwise_grads(g, x, w, groups, need):
 
         def work(sl, acc):
             acc += _sum(xp.matmul(gy[sl], x4[sl].swapaxes(-1, -2)), (0,))
-        _run(n, c * length, work, gw, g)
+        _run(n, c * length, work, gw, g, w.shape[0] // groups)
         gw = gw.reshape(w.shape)
     return gx, gw, (_bias_grad(g) if need[2] else None)
 
