@@ -108,18 +108,40 @@ ERROR_CASES = [
     ('fold', 'c, 4, 3'), ('fold', 'c, 4, 2, 1, 0, 3'), ('fold', 'c, (4, 4, 4), 2'),
     ('fold', 'c[0, 0], 4, 2'), ('fold', 'c[None], 4, 2'), ('fold', 'c[:, :7], 4, 2'),
     ('fold', 'c.long(), 4, 2'), ('fold', 'c, 4, 0'), ('fold', 'c, 1, 2'),
+    # argument parsing: a sequence must hold 2 ints; TypeErrors name the argument's position
+    ('unfold', 'x, [2]'), ('unfold', 'x, (2,)'), ('unfold', 'x, 2, dilation=[1]'),
+    ('unfold', 'x, 2.0'), ('unfold', "x, 'a'"), ('unfold', 'x, True'),
+    ('unfold', 'x, 2, dilation=1.0'), ('unfold', 'x, 2, padding=1.0'),
+    ('unfold', 'x, 2, stride=1.0'), ('unfold', 'x, T.tensor(2)'),
+    ('fold', 'c, [4], 2'), ('fold', 'c, 4.0, 2'), ('fold', 'c, 4, 2.0'),
+    ('fold', 'c, 4, 2, stride=1.0'), ('fold', 'c, T.tensor(4), 2'),
 ]
 
 
 @pytest.mark.parametrize('fn, args', ERROR_CASES)
 def test_errors_match_torch(fn, args):
-    env_t = dict(x=torch.ones(2, 3, 6, 6), c=torch.ones(2, 12, 9), F=TF)
-    env_e = dict(x=ember.ones(2, 3, 6, 6), c=ember.ones(2, 12, 9), F=F)
+    env_t = dict(x=torch.ones(2, 3, 6, 6), c=torch.ones(2, 12, 9), F=TF, T=torch)
+    env_e = dict(x=ember.ones(2, 3, 6, 6), c=ember.ones(2, 12, 9), F=F, T=ember)
     with pytest.raises(Exception) as expected:
         eval(f'F.{fn}({args})', env_t)
     with pytest.raises(type(expected.value)) as got:
         eval(f'F.{fn}({args})', env_e)
     assert str(got.value) == str(expected.value)
+
+
+def test_bool_inputs_as_torch():
+    """unfold copies bool blocks (False padding); fold's sum of bools is a logical or."""
+    bits = np.random.default_rng(0).random((1, 2, 4, 5)) > 0.5
+    blocks = np.random.default_rng(1).random((2, 8, 12)) > 0.7
+    for lib, fn in ((torch, TF), (ember, F)):
+        got = (fn.unfold(lib.tensor(bits), (2, 3), padding=1, stride=(1, 2)),
+               fn.fold(lib.tensor(blocks), (4, 5), 2))
+        if lib is torch:
+            expected = [t.numpy() for t in got]
+        else:
+            for g, e in zip(got, expected):
+                assert g.dtype == ember.bool
+                np.testing.assert_array_equal(g.numpy(), e)
 
 
 def test_module_errors_match_torch():

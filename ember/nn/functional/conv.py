@@ -249,22 +249,29 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            dilation, 3, 'conv_transpose3d')
 
 
-def _block_param(value, fn, arg):
-    """kernel_size/dilation/padding/stride/output_size of unfold and fold: 2 ints."""
-    t = _ints(value, fn, arg)
-    if len(t) == 1:
+def _block_param(value, fn, arg, pos):
+    """kernel_size/dilation/padding/stride/output_size of unfold and fold (argument ``pos`` of
+    ``fn``): one int for both dims, or a sequence of exactly 2."""
+    if isinstance(value, Tensor) and value.dim() == 0:
+        raise TypeError('iteration over a 0-d tensor')
+    try:
+        t = _ints(value, fn, arg)
+    except TypeError as e:
+        raise TypeError(str(e).replace(f"'{arg}'", f"'{arg}' (position {pos})", 1)) from None
+    if len(t) == 1 and not isinstance(value, (tuple, list, Tensor)):
         t = t * 2
     if len(t) != 2:
         raise RuntimeError(f'It is expected {arg} equals to 2, but got size {len(t)}')
     return t
 
 
-def _block_params(kernel_size, dilation, padding, stride, fn):
-    """Parsed and checked (kernel, dilation, padding, stride) of unfold and fold."""
-    kernel = _block_param(kernel_size, fn, 'kernel_size')
-    dilation = _block_param(dilation, fn, 'dilation')
-    padding = _block_param(padding, fn, 'padding')
-    stride = _block_param(stride, fn, 'stride')
+def _block_params(kernel_size, dilation, padding, stride, fn, first):
+    """Parsed and checked (kernel, dilation, padding, stride) of unfold and fold, arguments
+    ``first`` to ``first + 3`` of ``fn``."""
+    kernel = _block_param(kernel_size, fn, 'kernel_size', first)
+    dilation = _block_param(dilation, fn, 'dilation', first + 1)
+    padding = _block_param(padding, fn, 'padding', first + 2)
+    stride = _block_param(stride, fn, 'stride', first + 3)
     for values, what, name, ok in ((kernel, 'kernel size', 'kernel', lambda v: v > 0),
                                    (stride, 'stride', 'stride', lambda v: v > 0),
                                    (dilation, 'dilation', 'dilation', lambda v: v > 0),
@@ -277,7 +284,8 @@ def _block_params(kernel_size, dilation, padding, stride, fn):
 
 
 def _check_float(a, kernel_name):
-    if a.dtype.kind != 'f':
+    """unfold and fold take floating and bool inputs (bool: fold's sum is a logical or)."""
+    if a.dtype.kind not in 'fb':
         raise NotImplementedError(f'"{kernel_name}" not implemented for \'{_sname(a.dtype)}\'')
 
 
@@ -286,7 +294,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     (C kH kW, L)), L the number of block positions."""
     x = _array(input, 'im2col', 'input', 1)
     kernel, dilation, padding, stride = _block_params(kernel_size, dilation, padding, stride,
-                                                      'im2col')
+                                                      'im2col', 2)
     if x.ndim < 3:                      # PyTorch reads the size of dim 2 before checking
         raise IndexError(f'Dimension out of range (expected to be in range of [{-x.ndim}, '
                          f'{x.ndim - 1}], but got {x.ndim})' if x.ndim else
@@ -309,9 +317,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Sums columns (N, C kH kW, L) (or (C kH kW, L)) back onto their blocks of a
     (N, C, *output_size) (or (C, *output_size)) output: the adjoint of ``unfold``."""
     x = _array(input, 'col2im', 'input', 1)
-    output_size = _block_param(output_size, 'col2im', 'output_size')
+    output_size = _block_param(output_size, 'col2im', 'output_size', 2)
     kernel, dilation, padding, stride = _block_params(kernel_size, dilation, padding, stride,
-                                                      'col2im')
+                                                      'col2im', 3)
     if x.ndim not in (2, 3) or not all(x.shape[-2:]):
         raise RuntimeError('Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch '
                            'size and non-zero dimensions for input, but got: '
