@@ -555,3 +555,20 @@ def test_unusual_arguments_accepted_like_torch(fn, args):
     tensors count as ints."""
     out_t = eval(f'F.{fn}({args})', dict(_error_env(torch, TF), F=TF))
     assert_close(eval(f'F.{fn}({args})', dict(_error_env(ember, F), F=F)), out_t)
+
+
+@pytest.mark.parametrize('threads', [1, 2])
+def test_planes_split_across_threads_match_torch(monkeypatch, threads):
+    """Large inputs are split into blocks of planes over ember's threads; force the split on a
+    small input and compare forward and backward with torch."""
+    from ember.ops import pooling
+    monkeypatch.setattr(pooling, 'PARALLEL_BYTES', 0)
+    monkeypatch.setattr(pooling, '_BLOCK_BYTES', 64)
+    old = ember.get_num_threads()
+    ember.set_num_threads(threads)
+    try:
+        x = np.random.default_rng(3).standard_normal((3, 4, 9, 10)).astype(np.float32)
+        for make in (lambda L: L.nn.MaxPool2d(3, 2, 1), lambda L: L.nn.AvgPool2d(2)):
+            check_module(make, [x])
+    finally:
+        ember.set_num_threads(old)

@@ -218,6 +218,12 @@ def _plane_strides(sizes):
     return [math.prod(sizes[j + 1:]) for j in range(len(sizes))]
 
 
+#: Pooling passes over less input than this run on one thread: they are bound by memory
+#: bandwidth, which threads share (2 cores: MaxPool2d(2) forward+backward on 64x6x28x28 took
+#: 1.75 ms split over both, 1.36 ms on one; from about 8 MB on, splitting pays).
+PARALLEL_BYTES = 32 * THRESHOLD
+
+
 def _over_planes(kernel, arrays, plane_bytes):
     """``kernel(*blocks)`` over blocks of planes (axis 0 of every array) holding about
     ``_BLOCK_BYTES`` of input each, spread over all cores when the arrays are large NumPy
@@ -235,7 +241,7 @@ def _over_planes(kernel, arrays, plane_bytes):
         for i in range(0, out.shape[0], step):
             kernel(out[i:i + step], *[a[i:i + step] for a in rest])
 
-    if n * plane_bytes < 4 * THRESHOLD:
+    if n * plane_bytes < PARALLEL_BYTES:
         blocks(*arrays[1:], out=first)
     else:
         map_rows(blocks, first, *arrays[1:])
