@@ -1,6 +1,45 @@
 """Timing helpers shared by the benchmarks: ember and torch timed in one process, interleaved,
-on the same data; each figure is the best of several repeats (least disturbed by the OS)."""
+on the same data; each figure is the best of several repeats (least disturbed by the OS).
+
+A benchmark script calls ``threads_from_argv()`` before importing NumPy and torch, then
+``parse_args`` for the options every script shares and ``run_sections`` for ``--only``."""
+import argparse
+import os
+import sys
 import time
+
+
+def threads_from_argv():
+    """``--threads N`` must reach OpenBLAS and OpenMP before NumPy and torch are imported."""
+    for i, arg in enumerate(sys.argv[:-1]):
+        if arg == '--threads':
+            for var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+                os.environ[var] = sys.argv[i + 1]
+
+
+def parse_args(doc, sections):
+    """--device, --quick, --only (one of ``sections``) and --threads (applied to torch and
+    ember here, to BLAS by ``threads_from_argv``)."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--quick', action='store_true')
+    p.add_argument('--only', default=None, choices=sections)
+    p.add_argument('--threads', type=int, default=None,
+                   help='threads for BLAS, torch and ember (default: all cores)')
+    args = p.parse_args()
+    if args.threads:
+        import ember
+        import torch
+        torch.set_num_threads(args.threads)
+        ember.set_num_threads(args.threads)
+    return args
+
+
+def run_sections(sections, only):
+    """Run every section (name -> callable), or only the one named ``only``."""
+    for name, run in sections.items():
+        if only is None or only == name:
+            run()
 
 
 def bench(fn, min_time=0.2, repeats=5):

@@ -13,27 +13,19 @@ The models need MaxPool1d/MaxPool2d and AdaptiveAvgPool2d from ember.nn. On a ma
 with other jobs, multi-threaded timings swing widely (BLAS and OpenMP threads wait for a busy
 core); ``--threads 1`` gives steadier ratios of the work each library does.
 """
-import argparse
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import (  # noqa: E402
+    compare, parse_args, print_header, print_row, run_sections, threads_from_argv)
 
-def _threads_from_argv():
-    """``--threads N`` must reach OpenBLAS and OpenMP before NumPy and torch are imported."""
-    for i, arg in enumerate(sys.argv[:-1]):
-        if arg == '--threads':
-            for var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
-                os.environ[var] = sys.argv[i + 1]
-
-
-_threads_from_argv()
+threads_from_argv()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import ember  # noqa: E402
-from benchmarks.common import compare, print_header, print_row  # noqa: E402
 
 
 class Lib:
@@ -222,17 +214,11 @@ def section_layers(libs, min_time, repeats):
             print_row(f'{label} {mode}', e, t, width=52)
 
 
+SECTIONS = ('layers', 'lenet', 'convbn', 'resnet34', 'text')
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--quick', action='store_true')
-    p.add_argument('--only', default=None, help='layers, lenet, convbn, resnet34 or text')
-    p.add_argument('--threads', type=int, default=None,
-                   help='threads for BLAS, torch and ember (default: all cores)')
-    args = p.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        ember.set_num_threads(args.threads)
+    args = parse_args(__doc__, SECTIONS)
     min_time, repeats = (0.3, 3) if args.quick else (1.0, 5)
     libs = [Lib(ember, args.device), Lib(torch, args.device)]
     print(f'ember {ember.__version__} vs torch {torch.__version__}, device {args.device}, '
@@ -254,9 +240,7 @@ def main():
             rng.integers(0, 10000, (32, 200)), rng.integers(0, 2, (32, 1)).astype(np.float32),
             'binary_cross_entropy_with_logits', min_time, repeats),
     }
-    for name, run in sections.items():
-        if args.only is None or args.only == name:
-            run()
+    run_sections(sections, args.only)
 
 
 if __name__ == '__main__':

@@ -18,28 +18,20 @@ then the ratio of the medians. On a machine shared with other jobs, multi-thread
 swing widely (threads wait for a busy core, torch's most of all); ``--threads 1`` gives
 steadier ratios of the work each library does.
 """
-import argparse
 import os
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import (  # noqa: E402
+    compare, fmt_time, parse_args, print_header, print_row, run_sections, threads_from_argv)
 
-def _threads_from_argv():
-    """``--threads N`` must reach OpenBLAS and OpenMP before NumPy and torch are imported."""
-    for i, arg in enumerate(sys.argv[:-1]):
-        if arg == '--threads':
-            for var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
-                os.environ[var] = sys.argv[i + 1]
-
-
-_threads_from_argv()
+threads_from_argv()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import ember  # noqa: E402
-from benchmarks.common import compare, fmt_time, print_header, print_row  # noqa: E402
 
 
 class Lib:
@@ -247,17 +239,11 @@ def section_cells(libs, min_time):
         print_row(f'{cell} fwd+bwd', e, t, width=56)
 
 
+SECTIONS = ('lstm', 'gru', 'layers', 'packed', 'cells')
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--quick', action='store_true')
-    p.add_argument('--only', default=None, help='lstm, gru, layers, packed, cells')
-    p.add_argument('--threads', type=int, default=None,
-                   help='threads for BLAS, torch and ember (default: all cores)')
-    args = p.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        ember.set_num_threads(args.threads)
+    args = parse_args(__doc__, SECTIONS)
     min_time = 0.3 if args.quick else 1.0
     rounds = 7 if args.quick else 15
     libs = [Lib(ember, args.device), Lib(torch, args.device)]
@@ -270,9 +256,7 @@ def main():
         'packed': lambda: section_packed(libs, min_time),
         'cells': lambda: section_cells(libs, min_time),
     }
-    for name, run in sections.items():
-        if args.only is None or args.only == name:
-            run()
+    run_sections(sections, args.only)
 
 
 if __name__ == '__main__':

@@ -16,17 +16,20 @@
 Ratios are ember time / torch time (below 1 means ember is faster). Both libraries get the
 same weights (torch's initialisation copied into ember) and the same inputs.
 """
-import argparse
 import os
 import sys
 import warnings
 
-import numpy as np
-import torch
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import (  # noqa: E402
+    compare, parse_args, print_header, print_row, run_sections, threads_from_argv)
+
+threads_from_argv()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
 import ember  # noqa: E402
-from benchmarks.common import compare, print_header, print_row  # noqa: E402
 
 WIDTH = 60
 
@@ -193,17 +196,11 @@ def section_decoder(libs, min_time):
                    [src, tgt], tgt, min_time, 'Transformer(2 + 2 layers), src 128, tgt 64')
 
 
+SECTIONS = ('encoder', 'mha', 'sdpa', 'decoder')
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--quick', action='store_true')
-    p.add_argument('--only', default=None, help='encoder, mha, sdpa, decoder')
-    p.add_argument('--threads', type=int, default=None,
-                   help='threads for both libraries (set OPENBLAS_NUM_THREADS to match)')
-    args = p.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        ember.set_num_threads(args.threads)
+    args = parse_args(__doc__, SECTIONS)
     min_time = 0.3 if args.quick else 1.0
     libs = [Lib(ember, args.device), Lib(torch, args.device)]
     print(f'ember {ember.__version__} vs torch {torch.__version__}, device {args.device}, '
@@ -214,9 +211,7 @@ def main():
         'sdpa': lambda: section_sdpa(libs, min_time),
         'decoder': lambda: section_decoder(libs, min_time),
     }
-    for name, run in sections.items():
-        if args.only is None or args.only == name:
-            run()
+    run_sections(sections, args.only)
 
 
 if __name__ == '__main__':
