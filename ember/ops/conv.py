@@ -136,18 +136,17 @@ def _run(n, per_sample, work, gw, like, gemm_rows):
     samples (N = 1) run on the calling thread, with BLAS's threads when their GEMMs are large
     (``_parallel.BLAS_THREADS_MIN`` flops), else with one."""
     threads = _parallel.get_num_threads()
-    if threads <= 1 or xp_of(like) is not np:
-        for sl in chunks(n, per_sample):
-            work(sl, gw)
-        return
-    parts = chunks(n, per_sample, threads)
-    if n * per_sample < PARALLEL_MIN or len(parts) == 1:
-        if 2 * n * per_sample * gemm_rows >= _parallel.BLAS_THREADS_MIN:
-            for sl in parts:
+    numpy = xp_of(like) is np
+    parts = chunks(n, per_sample, threads) if threads > 1 and numpy and \
+        n * per_sample >= PARALLEL_MIN else []
+    if len(parts) <= 1:
+        if threads <= 1 or not numpy or \
+                2 * n * per_sample * gemm_rows >= _parallel.BLAS_THREADS_MIN:
+            for sl in chunks(n, per_sample):
                 work(sl, gw)
             return
         with _parallel.one_blas_thread():
-            for sl in parts:
+            for sl in chunks(n, per_sample):
                 work(sl, gw)
         return
     runs = [parts[i:j] for i, j in _parallel._splits(len(parts), min(threads, len(parts)))]

@@ -7,9 +7,8 @@ Arguments are checked by ``ember.nn.functional``; these Ops assume valid shapes 
 """
 from math import prod
 
-from .._parallel import gemm_op
-
 from .._backend import xp_of
+from .._parallel import gemm_op
 from ..autograd.function import Op
 from .reduction import _sum
 

@@ -36,7 +36,7 @@ from functools import lru_cache
 import numpy as np
 
 from .._backend import xp_of
-from .._parallel import THRESHOLD, map_rows
+from .._parallel import map_rows
 from ..autograd.function import Op
 
 __all__ = []
@@ -221,7 +221,7 @@ def _plane_strides(sizes):
 #: Pooling passes over less input than this run on one thread: they are bound by memory
 #: bandwidth, which threads share (2 cores: MaxPool2d(2) forward+backward on 64x6x28x28 took
 #: 1.75 ms split over both, 1.36 ms on one; from about 8 MB on, splitting pays).
-PARALLEL_BYTES = 32 * THRESHOLD
+PARALLEL_BYTES = 8 << 20
 
 
 def _over_planes(kernel, arrays, plane_bytes):
